@@ -1,0 +1,246 @@
+import ClassyAPI
+import ClassyAuth
+import ClassyCore
+import ClassyMonitoring
+import ClassyStore
+import ClassyStoreSQLite
+import ClassyUsers
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+
+/// A configured Classy Book server: store opened and migrated, primary admin seeded, signing keys
+/// loaded, gRPC server built. Run it as a `Service` (``run()``) inside a `ServiceGroup`.
+public final class ClassyServerRuntime: Service, Sendable {
+    /// The configuration it runs with.
+    public let configuration: ServerConfiguration
+    /// The store.
+    public let store: any ClassyStoreProtocol
+    /// Signs and verifies access tokens.
+    public let tokens: TokenService
+    /// Hashes passwords.
+    public let passwordHasher: any PasswordHasher
+    /// The serving status reported by `grpc.health.v1.Health`.
+    public let health: HealthStatus
+    /// What seeding the primary admin did at start.
+    public let seedOutcome: PrimaryAdminSeeder.Outcome
+    /// The wall clock.
+    public let clock: any WallClock
+    private let server: GRPCServer<HTTP2ServerTransport.Posix>
+    private let transport: HTTP2ServerTransport.Posix
+    private let logger: Logger
+
+    /// Opens the store, migrates it, seeds the primary admin and loads the signing keys.
+    ///
+    /// - Parameters:
+    ///   - configuration: the validated configuration.
+    ///   - clock: the wall clock (tests pass a fake one).
+    ///   - passwordHasher: the hasher; Argon2id at OWASP parameters when nil.
+    ///   - logger: the root logger.
+    public init(
+        configuration: ServerConfiguration,
+        clock: any WallClock = SystemWallClock(),
+        passwordHasher: (any PasswordHasher)? = nil,
+        logger: Logger = Logger(label: "classy.server")
+    ) async throws {
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.health = HealthStatus()
+        let store = try StoreFactory.open(configuration.database, logger: logger)
+        self.store = store
+        do {
+            try await store.migrate()
+            let hasher: any PasswordHasher
+            if let passwordHasher { hasher = passwordHasher } else { hasher = try await Argon2idPasswordHasher() }
+            self.passwordHasher = hasher
+            self.seedOutcome = try await PrimaryAdminSeeder(store: store, hasher: hasher, clock: clock)
+                .seed(email: configuration.adminEmail, password: configuration.adminPassword)
+            let tokenConfiguration = TokenService.Configuration(
+                issuer: configuration.tokenIssuer, audience: configuration.tokenIssuer
+            )
+            let keys = try await SigningKeyManager(
+                store: store, clock: clock, accessTokenLifetime: tokenConfiguration.accessTokenLifetime
+            ).loadOrCreate(logger: logger)
+            self.tokens = try TokenService(keys: keys, configuration: tokenConfiguration, clock: clock)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        self.transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: configuration.host, port: configuration.port),
+            transportSecurity: try Self.transportSecurity(configuration.tls),
+            config: .defaults { config in
+                config.rpc.maxRequestPayloadSize = configuration.maxRequestBytes
+                config.http2.maxConcurrentStreams = configuration.maxConcurrentStreams
+            }
+        )
+        let interceptors = Self.interceptors(
+            configuration: configuration, tokens: tokens, store: store, clock: clock, logger: logger
+        )
+        self.server = GRPCServer(
+            transport: transport,
+            services: [
+                HealthService(status: health),
+                AuthService(),
+                UsersService(),
+                MonitoringService(),
+            ],
+            interceptorPipeline: interceptors
+        )
+    }
+
+    /// The request path of DESIGN.md, in order: request id + logging, authentication,
+    /// authorization, idempotency replay, error mapping (innermost, around the handler).
+    static func interceptors(
+        configuration: ServerConfiguration,
+        tokens: TokenService,
+        store: any ClassyStoreProtocol,
+        clock: any WallClock,
+        logger: Logger
+    ) -> [ConditionalInterceptor<any ServerInterceptor>] {
+        [
+            .apply(
+                RequestIDInterceptor(
+                    resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
+                    logger: logger
+                ),
+                to: .all
+            ),
+            .apply(
+                AuthenticationInterceptor(authenticator: StoreAuthenticator(tokens: tokens, store: store, clock: clock)),
+                to: .all
+            ),
+            .apply(AuthorizationInterceptor(), to: .all),
+            .apply(IdempotencyInterceptor(store: store, clock: clock), to: .all),
+            .apply(ErrorMappingInterceptor(logger: logger), to: .all),
+        ]
+    }
+
+    /// The address the server listens on, once bound.
+    public var listeningAddress: GRPCNIOTransportCore.SocketAddress {
+        get async throws { try await transport.listeningAddress }
+    }
+
+    /// Serves until graceful shutdown (SIGTERM/SIGINT through the ServiceGroup) or cancellation,
+    /// then drains in-flight RPCs and closes the store.
+    public func run() async throws {
+        let health = self.health
+        let server = self.server
+        do {
+            try await withGracefulShutdownHandler {
+                try await withThrowingTaskGroup(of: Bool.self) { group in
+                    group.addTask {
+                        try await server.serve()
+                        return true
+                    }
+                    group.addTask {
+                        // If binding fails, serve() throws the reason; this task just stands aside.
+                        guard let address = try? await self.transport.listeningAddress else { return false }
+                        health.setAll(.serving)
+                        self.logger.notice("serving", metadata: ["address": "\(address)"])
+                        try await self.reloadSigningKeysPeriodically()
+                        return false
+                    }
+                    // serve() returns after a graceful shutdown; the key reloader never returns by itself.
+                    while let served = try await group.next() {
+                        if served { break }
+                    }
+                    group.cancelAll()
+                }
+            } onGracefulShutdown: {
+                health.setAll(.notServing)
+                health.finishWatchers()
+                server.beginGracefulShutdown()
+            }
+        } catch {
+            health.setAll(.notServing)
+            try? await store.close()
+            throw ServerStartError(error, configuration: configuration)
+        }
+        health.setAll(.notServing)
+        try await store.close()
+    }
+
+    /// Picks up keys rotated by `classy-server rotate-keys` or another replica, once a minute.
+    private func reloadSigningKeysPeriodically() async throws {
+        let manager = SigningKeyManager(
+            store: store, clock: clock, accessTokenLifetime: tokens.configuration.accessTokenLifetime
+        )
+        while true {
+            try await Task.sleep(for: .seconds(60))
+            do {
+                let keys = try await manager.loadOrCreate(logger: logger)
+                if Set(keys.map(\.keyID)) != tokens.verificationKeyIDs() || tokens.signingKeyID() == nil {
+                    try tokens.replaceKeys(keys)
+                    logger.notice("reloaded signing keys", metadata: ["count": "\(keys.count)"])
+                }
+            } catch {
+                logger.warning("could not reload signing keys", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    static func transportSecurity(
+        _ tls: ServerConfiguration.TLS?
+    ) throws -> HTTP2ServerTransport.Posix.TransportSecurity {
+        guard let tls else { return .plaintext }
+        let chain: [TLSConfig.CertificateSource] = [.file(path: tls.certificatePath, format: .pem)]
+        let key: TLSConfig.PrivateKeySource = .file(path: tls.privateKeyPath, format: .pem)
+        guard let clientCA = tls.clientCAPath else {
+            return .tls(certificateChain: chain, privateKey: key)
+        }
+        return .mTLS(certificateChain: chain, privateKey: key) { config in
+            config.trustRoots = .certificates([.file(path: clientCA, format: .pem)])
+            config.clientCertificateVerification = .noHostnameVerification
+        }
+    }
+}
+
+/// The server could not start serving; its description is one line for operators.
+public struct ServerStartError: Error, CustomStringConvertible {
+    /// The one-line explanation.
+    public let description: String
+
+    init(_ error: any Error, configuration: ServerConfiguration) {
+        let text = "\(error)"
+        let address = "\(configuration.host):\(configuration.port)"
+        if text.localizedCaseInsensitiveContains("address already in use") {
+            description = "cannot listen on \(address): address already in use"
+        } else if text.localizedCaseInsensitiveContains("ssl") || text.localizedCaseInsensitiveContains("pem")
+            || text.localizedCaseInsensitiveContains("certificate")
+        {
+            description = "cannot start TLS on \(address): \(text.split(separator: "\n").first ?? "")"
+        } else {
+            description = "cannot serve on \(address): \(text.split(separator: "\n").first ?? "")"
+        }
+    }
+}
+
+/// Opens the store named by the configuration.
+public enum StoreFactory {
+    /// Opens (but does not migrate) the store.
+    public static func open(
+        _ database: ServerConfiguration.Database,
+        logger: Logger
+    ) throws -> any ClassyStoreProtocol {
+        switch database {
+        case .sqlite(let path):
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                return try SQLiteStore(path: path, logger: logger)
+            } catch {
+                throw ConfigurationError("database sqlite:\(path): cannot open (\(error))")
+            }
+        case .sqliteInMemory:
+            return try SQLiteStore.inMemory(logger: logger)
+        case .postgres:
+            throw ConfigurationError("database postgres://…: the PostgreSQL backend is not available in this build yet")
+        case .mongodb:
+            throw ConfigurationError("database mongodb://…: build with the MongoDB trait to use MongoDB")
+        }
+    }
+}

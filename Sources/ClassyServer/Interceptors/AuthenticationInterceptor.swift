@@ -1,0 +1,46 @@
+import ClassyCore
+import GRPCCore
+
+/// Turns `authorization: Bearer <token>` into the caller of the RPC.
+///
+/// RPCs that need no token pass through (a token they carry is ignored). For the others a
+/// missing, malformed or badly signed token is TOKEN_INVALID, an expired one TOKEN_EXPIRED, and a
+/// token whose session was revoked (or whose user was deactivated or deleted) SESSION_REVOKED.
+struct AuthenticationInterceptor: ServerInterceptor {
+    let authenticator: any CallerAuthenticator
+
+    func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingServerRequest<Input>,
+        context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        guard let policy = RPCPolicies.policy(for: context.descriptor), policy.access.requiresAuthentication,
+            var requestContext = RequestContext.current
+        else {
+            return try await next(request, context)
+        }
+        let token = try Self.bearerToken(in: request.metadata)
+        requestContext.caller = try await authenticator.authenticate(accessToken: token)
+        return try await withRequestContext(requestContext, request: request, serverContext: context, next: next)
+    }
+
+    /// The token of `authorization: Bearer <token>`.
+    static func bearerToken(in metadata: Metadata) throws(ClassyError) -> String {
+        let values = Array(metadata[stringValues: "authorization"])
+        guard let value = values.first else {
+            throw ClassyError(.tokenInvalid, "missing authorization metadata: send 'authorization: Bearer <access token>'")
+        }
+        guard values.count == 1 else { throw ClassyError(.tokenInvalid, "more than one authorization value") }
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty, parts[1].count <= 8192 else {
+            throw ClassyError(.tokenInvalid, "authorization must be 'Bearer <access token>'")
+        }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// Resolves an access token to its caller, or throws TOKEN_INVALID / TOKEN_EXPIRED / SESSION_REVOKED.
+protocol CallerAuthenticator: Sendable {
+    /// The caller the token speaks for, with the role it has now.
+    func authenticate(accessToken: String) async throws -> Caller
+}

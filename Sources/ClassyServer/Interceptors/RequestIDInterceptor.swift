@@ -1,0 +1,84 @@
+import ClassyCore
+import Foundation
+import GRPCCore
+import Logging
+
+/// First in the pipeline: assigns the request id, resolves the client IP, logs each RPC's outcome
+/// and duration, and echoes `x-request-id` in the response's initial metadata.
+struct RequestIDInterceptor: ServerInterceptor {
+    let resolver: ClientAddressResolver
+    let logger: Logger
+
+    func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingServerRequest<Input>,
+        context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        let given = request.metadata[stringValues: "x-request-id"].first { _ in true }
+        let requestID = given.flatMap { $0.count <= 128 && !$0.isEmpty ? $0 : nil } ?? UUID().uuidString.lowercased()
+        let clientIP = resolver.clientIP(
+            peer: context.remotePeer,
+            forwardedFor: Array(request.metadata[stringValues: "x-forwarded-for"])
+        )
+        let requestContext = RequestContext(
+            requestID: requestID,
+            clientIP: clientIP,
+            caller: nil,
+            method: context.descriptor.fullyQualifiedMethod
+        )
+        var logger = self.logger
+        logger[metadataKey: "request_id"] = "\(requestID)"
+        logger[metadataKey: "method"] = "\(context.descriptor.fullyQualifiedMethod)"
+        logger[metadataKey: "client_ip"] = "\(clientIP)"
+        let start = ContinuousClock.now
+        let rpcLogger = logger
+        do {
+            var response = try await withRequestContext(
+                requestContext, request: request, serverContext: context, next: next
+            )
+            response.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
+            if case .failure(let error) = response.accepted {
+                log(error, after: start, logger: logger)
+            } else if case .success(var contents) = response.accepted {
+                let producer = contents.producer
+                contents.producer = { writer in
+                    do {
+                        let trailers = try await producer(writer)
+                        log(nil, after: start, logger: rpcLogger)
+                        return trailers
+                    } catch {
+                        log(error, after: start, logger: rpcLogger)
+                        throw error
+                    }
+                }
+                response.accepted = .success(contents)
+            }
+            return response
+        } catch {
+            log(error, after: start, logger: logger)
+            var rpcError = (error as? any RPCErrorConvertible).map { RPCError($0) }
+                ?? RPCError(code: .unknown, message: "\(error)", cause: error)
+            rpcError.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
+            return StreamingServerResponse(error: rpcError)
+        }
+    }
+
+    private func log(_ error: (any Error)?, after start: ContinuousClock.Instant, logger: Logger) {
+        let elapsed = ContinuousClock.now - start
+        let millis = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        var metadata: Logger.Metadata = ["duration_ms": "\(String(format: "%.2f", millis))"]
+        guard let error else {
+            metadata["status"] = "OK"
+            logger.debug("rpc finished", metadata: metadata)
+            return
+        }
+        if let error = error as? ClassyError {
+            metadata["status"] = "\(error.code.status)"
+            metadata["reason"] = "\(error.code.reason)"
+        } else if let error = error as? RPCError {
+            metadata["status"] = "\(error.code)"
+        }
+        metadata["error"] = "\(error)"
+        logger.info("rpc failed", metadata: metadata)
+    }
+}

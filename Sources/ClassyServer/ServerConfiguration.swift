@@ -1,0 +1,107 @@
+import ClassyCore
+import Foundation
+import Logging
+
+/// Everything `classy-server` can be configured with, with the defaults of DESIGN.md.
+///
+/// Every key can be given as a flag (`--database-url`), an environment variable
+/// (`CLASSY_DATABASE_URL`) or a config-file key (`database_url`); see ``ConfigurationLoader``.
+public struct ServerConfiguration: Sendable {
+    /// Where the store lives.
+    public enum Database: Sendable, Hashable, CustomStringConvertible {
+        /// An SQLite file (created with its folder if missing).
+        case sqlite(path: String)
+        /// A private in-memory SQLite database (lost at exit).
+        case sqliteInMemory
+        /// A PostgreSQL server.
+        case postgres(url: String)
+        /// A MongoDB server (trait `MongoDB`).
+        case mongodb(url: String)
+
+        public var description: String {
+            switch self {
+            case .sqlite(let path): "sqlite:\(path)"
+            case .sqliteInMemory: "sqlite::memory:"
+            case .postgres: "postgres://…"
+            case .mongodb: "mongodb://…"
+            }
+        }
+    }
+
+    /// Who may call Register.
+    public enum Registration: String, Sendable, Hashable {
+        /// Anyone may register (default).
+        case open
+        /// Register answers REGISTRATION_CLOSED; admins create users.
+        case closed
+    }
+
+    /// Log line format.
+    public enum LogFormat: String, Sendable, Hashable {
+        /// Human-readable lines.
+        case text
+        /// One JSON object per line.
+        case json
+    }
+
+    /// TLS files; mTLS when `clientCAPath` is set.
+    public struct TLS: Sendable, Hashable {
+        /// PEM certificate chain.
+        public var certificatePath: String
+        /// PEM private key.
+        public var privateKeyPath: String
+        /// PEM CA bundle that client certificates must chain to (mTLS).
+        public var clientCAPath: String?
+
+        public init(certificatePath: String, privateKeyPath: String, clientCAPath: String? = nil) {
+            self.certificatePath = certificatePath
+            self.privateKeyPath = privateKeyPath
+            self.clientCAPath = clientCAPath
+        }
+    }
+
+    /// Address to listen on.
+    public var host = "127.0.0.1"
+    /// Port to listen on (0: any free port).
+    public var port = 50051
+    /// The store.
+    public var database = Database.sqlite(path: "./classy-data/classy.sqlite")
+    /// Email of the primary super admin created on first start.
+    public var adminEmail = "admin@classy.local"
+    /// Its password; generated and printed once when nil.
+    public var adminPassword: String?
+    /// Registration mode.
+    public var registration = Registration.open
+    /// Proxies whose `x-forwarded-for` is believed.
+    public var trustedProxies: [IPNetwork] = []
+    /// How long the previous refresh token of a session keeps working.
+    public var refreshGraceSeconds = 10
+    /// Whether rate limits apply.
+    public var rateLimitEnabled = true
+    /// TLS, or plaintext when nil.
+    public var tls: TLS?
+    /// Log level.
+    public var logLevel = Logger.Level.info
+    /// Log format.
+    public var logFormat = LogFormat.text
+    /// Port of the Prometheus text endpoint; off when nil.
+    public var metricsPort: Int?
+    /// Largest accepted request message, in bytes.
+    public var maxRequestBytes = 64 * 1024
+    /// Concurrent HTTP/2 streams per connection.
+    public var maxConcurrentStreams = 256
+    /// JWT `iss` and `aud`.
+    public var tokenIssuer = "classy"
+
+    public init() {}
+}
+
+/// A configuration value that cannot be used; `classy-server` prints it as one line and exits 1.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// The one-line explanation.
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,43 @@
+import ClassyAuth
+import ClassyCore
+import ClassyStore
+import Foundation
+
+/// Authenticates access tokens: signature and claims through the token service, then the
+/// session (not revoked, not expired) and the account (active, not deleted) from the store,
+/// whose current role wins over the token's.
+struct StoreAuthenticator: CallerAuthenticator {
+    let tokens: TokenService
+    let store: any ClassyStoreProtocol
+    let clock: any WallClock
+
+    func authenticate(accessToken: String) async throws -> Caller {
+        let claims: AccessTokenClaims
+        do {
+            claims = try tokens.verify(accessToken)
+        } catch .expired {
+            throw ClassyError(.tokenExpired, "the access token has expired: refresh it")
+        } catch {
+            throw ClassyError(.tokenInvalid, "the access token is not valid")
+        }
+        let now = clock.now()
+        let revoked = ClassyError(.sessionRevoked, "the session of this token was revoked")
+        guard let sessionID = claims.sessionID else {
+            guard claims.role == .service,
+                let account = try await store.serviceAccount(id: claims.subject), !account.deleted
+            else { throw revoked }
+            return Caller(
+                userID: account.id, sessionID: nil, role: .service, tokenID: claims.tokenID,
+                expireTime: claims.expiresAt
+            )
+        }
+        guard let session = try await store.session(id: sessionID), session.userID == claims.subject,
+            session.revokedTime == nil, session.expireTime > now,
+            let user = try await store.user(id: claims.subject), user.isActive, !user.deleted
+        else { throw revoked }
+        return Caller(
+            userID: user.id, sessionID: session.id, role: user.role, tokenID: claims.tokenID,
+            expireTime: claims.expiresAt
+        )
+    }
+}

@@ -1,0 +1,320 @@
+import ClassyStore
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    /// Stores a login attempt that does not count toward locks or blocks.
+    public func recordLoginAttempt(_ attempt: LoginAttemptRecord, effects: StoreEffects) async throws {
+        try await write(effects: effects) { db in
+            try Self.insertAttempt(attempt, in: db)
+        }
+    }
+
+    /// Counts a failure under the email and/or IP key (sliding window) and returns the counts.
+    public func recordLoginFailure(
+        email: String?,
+        ipKey: String?,
+        window: TimeInterval,
+        now: Date,
+        attempt: LoginAttemptRecord?,
+        effects: StoreEffects
+    ) async throws -> LoginFailureCounts {
+        let emailKey = email.map { Self.failureKey(email: $0) }
+        let ipKey = ipKey.map { Self.failureKey(ip: $0) }
+        return try await write(effects: effects) { db in
+            var counts = LoginFailureCounts(email: 0, ip: 0)
+            if let emailKey {
+                counts.email = try Self.countFailure(key: emailKey, window: window, now: now, in: db)
+            }
+            if let ipKey {
+                counts.ip = try Self.countFailure(key: ipKey, window: window, now: now, in: db)
+            }
+            if let attempt {
+                try Self.insertAttempt(attempt, in: db)
+            }
+            return counts
+        }
+    }
+
+    /// Returns the failure counts within `window` without counting a failure.
+    public func loginFailureCounts(email: String?, ipKey: String?, window: TimeInterval, now: Date) async throws
+        -> LoginFailureCounts
+    {
+        let emailKey = email.map { Self.failureKey(email: $0) }
+        let ipKey = ipKey.map { Self.failureKey(ip: $0) }
+        let since = now.addingTimeInterval(-window).storageValue
+        return try await read { db in
+            func count(_ key: String?) throws -> Int {
+                guard let key else { return 0 }
+                return try Int.fetchOne(
+                    db,
+                    sql: "SELECT COUNT(*) FROM login_failures WHERE scope_key = ? AND time > ?",
+                    arguments: [key, since]
+                ) ?? 0
+            }
+            return LoginFailureCounts(email: try count(emailKey), ip: try count(ipKey))
+        }
+    }
+
+    /// Stores the session, last login, attempt and effects, and resets the email's failures, in one transaction.
+    public func recordSuccessfulLogin(
+        session: SessionRecord,
+        attempt: LoginAttemptRecord,
+        effects: StoreEffects
+    ) async throws -> UserRecord {
+        let emailKey = Self.failureKey(email: attempt.email)
+        return try await write(effects: effects) { db in
+            try Self.insertSession(session, in: db)
+            try Self.setLastLogin(userID: session.userID, time: attempt.time, in: db)
+            try db.execute(sql: "DELETE FROM login_failures WHERE scope_key = ?", arguments: [emailKey])
+            try Self.insertAttempt(attempt, in: db)
+            guard let user = try Self.fetchUser(id: session.userID, in: db) else {
+                throw StoreError.notFound("user \(session.userID)")
+            }
+            return user
+        }
+    }
+
+    /// Forgets the email's counted failures.
+    public func resetFailures(email: String) async throws {
+        let key = Self.failureKey(email: email)
+        try await write(effects: .none) { db in
+            try db.execute(sql: "DELETE FROM login_failures WHERE scope_key = ?", arguments: [key])
+        }
+    }
+
+    /// Returns the lock state of an email.
+    public func accountLock(email: String) async throws -> AccountLockRecord? {
+        let email = EmailNormalization.normalize(email)
+        return try await read { db in try Self.fetchLock(email: email, in: db) }
+    }
+
+    /// Locks an email, incrementing (or restarting) its lock count.
+    public func lockAccount(
+        email: String,
+        until: Date,
+        now: Date,
+        escalationResetBefore: Date?,
+        effects: StoreEffects
+    ) async throws -> AccountLockRecord {
+        let email = EmailNormalization.normalize(email)
+        return try await write(effects: effects) { db in
+            var count = 1
+            if let existing = try Self.fetchLock(email: email, in: db) {
+                let restart = escalationResetBefore.map { existing.lastLockTime < $0 } ?? false
+                count = restart ? 1 : existing.lockCount + 1
+            }
+            let record = AccountLockRecord(email: email, lockedUntil: until, lockCount: count, lastLockTime: now)
+            try db.execute(
+                sql: """
+                    INSERT INTO account_locks (email, locked_until, lock_count, last_lock_time, unlock_time)
+                    VALUES (?, ?, ?, ?, NULL)
+                    ON CONFLICT (email) DO UPDATE SET locked_until = excluded.locked_until,
+                        lock_count = excluded.lock_count, last_lock_time = excluded.last_lock_time, unlock_time = NULL
+                    """,
+                arguments: [email, until.storageValue, count, now.storageValue]
+            )
+            return record
+        }
+    }
+
+    /// Lifts an email's lock and resets its failures; writes effects only when a lock record exists.
+    public func unlockAccount(email: String, now: Date, effects: StoreEffects) async throws -> AccountLockRecord? {
+        let email = EmailNormalization.normalize(email)
+        let key = Self.failureKey(email: email)
+        return try await write { db -> (AccountLockRecord?, StoreEffects) in
+            try db.execute(sql: "DELETE FROM login_failures WHERE scope_key = ?", arguments: [key])
+            guard var lock = try Self.fetchLock(email: email, in: db) else { return (nil, .none) }
+            lock.lockedUntil = nil
+            lock.unlockTime = now
+            try db.execute(
+                sql: "UPDATE account_locks SET locked_until = NULL, unlock_time = ? WHERE email = ?",
+                arguments: [now.storageValue, email]
+            )
+            return (lock, effects)
+        }
+    }
+
+    /// Blocks an address; an active block of the same address is updated in place.
+    public func blockIP(_ block: BlockedIPRecord, effects: StoreEffects) async throws -> BlockedIPRecord {
+        try await write(effects: effects) { db in
+            if var active = try Self.fetchActiveBlock(ipAddress: block.ipAddress, now: block.createTime, in: db) {
+                active.reason = block.reason
+                active.attempts = block.attempts
+                active.blockedUntil = block.permanent ? nil : block.blockedUntil
+                active.permanent = block.permanent
+                active.createdBy = block.createdBy ?? active.createdBy
+                try db.execute(
+                    sql: """
+                        UPDATE blocked_ips SET reason = ?, attempts = ?, blocked_until = ?, permanent = ?, created_by = ?
+                        WHERE id = ?
+                        """,
+                    arguments: [
+                        active.reason, active.attempts, active.blockedUntil.storageValue, active.permanent,
+                        active.createdBy, active.id,
+                    ]
+                )
+                return active
+            }
+            var record = block
+            record.unblockedTime = nil
+            record.unblockReason = nil
+            if record.permanent { record.blockedUntil = nil }
+            try db.execute(
+                sql: """
+                    INSERT INTO blocked_ips (id, ip_address, reason, attempts, blocked_until, permanent, create_time,
+                        created_by, unblocked_time, unblock_reason)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)
+                    """,
+                arguments: [
+                    record.id, record.ipAddress, record.reason, record.attempts, record.blockedUntil.storageValue,
+                    record.permanent, record.createTime.storageValue, record.createdBy,
+                ]
+            )
+            return record
+        }
+    }
+
+    /// Lifts the active block of an address; writes effects only when one was active.
+    public func unblockIP(ipAddress: String, reason: String, now: Date, effects: StoreEffects) async throws
+        -> BlockedIPRecord?
+    {
+        try await write { db -> (BlockedIPRecord?, StoreEffects) in
+            guard var active = try Self.fetchActiveBlock(ipAddress: ipAddress, now: now, in: db) else {
+                return (nil, .none)
+            }
+            active.unblockedTime = now
+            active.unblockReason = reason
+            try db.execute(
+                sql: "UPDATE blocked_ips SET unblocked_time = ?, unblock_reason = ? WHERE id = ?",
+                arguments: [now.storageValue, reason, active.id]
+            )
+            return (active, effects)
+        }
+    }
+
+    /// Returns the active block of exactly this address.
+    public func activeBlock(ipAddress: String, now: Date) async throws -> BlockedIPRecord? {
+        try await read { db in try Self.fetchActiveBlock(ipAddress: ipAddress, now: now, in: db) }
+    }
+
+    /// Returns every block in force at `now`.
+    public func activeBlocks(now: Date) async throws -> [BlockedIPRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM blocked_ips
+                    WHERE unblocked_time IS NULL AND (permanent = 1 OR blocked_until > ?)
+                    ORDER BY create_time, id
+                    """,
+                arguments: [now.storageValue]
+            ).map(BlockedIPRecord.init(row:))
+        }
+    }
+
+    /// Counts blocks of an address created at or after `since`.
+    public func blockCount(ipAddress: String, since: Date) async throws -> Int {
+        try await read { db in
+            try Int.fetchOne(
+                db,
+                sql: "SELECT COUNT(*) FROM blocked_ips WHERE ip_address = ? AND create_time >= ?",
+                arguments: [ipAddress, since.storageValue]
+            ) ?? 0
+        }
+    }
+
+    /// Lists blocks, newest first.
+    public func listBlockedIPs(_ query: BlockedIPQuery) async throws -> [BlockedIPRecord] {
+        var filter = SQLFilter()
+        if !query.includeExpired {
+            filter.add("unblocked_time IS NULL")
+            filter.add("(permanent = 1 OR blocked_until > ?)", query.now.storageValue)
+        }
+        if let after = query.after { filter.add("(create_time, id) < (?, ?)", after.time.storageValue, after.id) }
+        let sql = "SELECT * FROM blocked_ips \(filter.whereClause) ORDER BY create_time DESC, id DESC LIMIT ?"
+        let arguments = filter.statementArguments(max(0, query.limit))
+        return try await read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(BlockedIPRecord.init(row:))
+        }
+    }
+
+    /// Lists login attempts, newest first.
+    public func listLoginAttempts(_ query: LoginAttemptQuery) async throws -> [LoginAttemptRecord] {
+        var filter = SQLFilter()
+        if let email = query.email { filter.add("email = ?", EmailNormalization.normalize(email)) }
+        if let ip = query.ipAddress { filter.add("ip_address = ?", ip) }
+        if let success = query.success { filter.add("success = ?", success) }
+        if let start = query.startTime { filter.add("time >= ?", start.storageValue) }
+        if let end = query.endTime { filter.add("time < ?", end.storageValue) }
+        if let after = query.after { filter.add("(time, id) < (?, ?)", after.time.storageValue, after.id) }
+        let sql = "SELECT * FROM login_attempts \(filter.whereClause) ORDER BY time DESC, id DESC LIMIT ?"
+        let arguments = filter.statementArguments(max(0, query.limit))
+        return try await read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(LoginAttemptRecord.init(row:))
+        }
+    }
+
+    /// Deletes login attempts and counted failures older than `date`.
+    public func deleteLoginAttempts(before date: Date) async throws -> Int {
+        try await write(effects: .none) { db in
+            try db.execute(sql: "DELETE FROM login_attempts WHERE time < ?", arguments: [date.storageValue])
+            let deleted = db.changesCount
+            try db.execute(sql: "DELETE FROM login_failures WHERE time < ?", arguments: [date.storageValue])
+            return deleted
+        }
+    }
+
+    // MARK: - Transaction building blocks
+
+    static func failureKey(email: String) -> String { "email:" + EmailNormalization.normalize(email) }
+
+    static func failureKey(ip: String) -> String { "ip:" + ip }
+
+    /// Prunes the key's failures outside the window, adds one at `now`, and returns the count in the window.
+    static func countFailure(key: String, window: TimeInterval, now: Date, in db: Database) throws -> Int {
+        let since = now.addingTimeInterval(-window).storageValue
+        try db.execute(sql: "DELETE FROM login_failures WHERE scope_key = ? AND time <= ?", arguments: [key, since])
+        try db.execute(
+            sql: "INSERT INTO login_failures (scope_key, time) VALUES (?, ?)",
+            arguments: [key, now.storageValue]
+        )
+        return try Int.fetchOne(
+            db,
+            sql: "SELECT COUNT(*) FROM login_failures WHERE scope_key = ? AND time > ?",
+            arguments: [key, since]
+        ) ?? 0
+    }
+
+    static func insertAttempt(_ attempt: LoginAttemptRecord, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO login_attempts (id, email, ip_address, success, failure_reason, user_id, session_id,
+                    user_agent, device_name, time)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                attempt.id, EmailNormalization.normalize(attempt.email), attempt.ipAddress, attempt.success,
+                attempt.failureReason, attempt.userID, attempt.sessionID, attempt.userAgent, attempt.deviceName,
+                attempt.time.storageValue,
+            ]
+        )
+    }
+
+    static func fetchLock(email: String, in db: Database) throws -> AccountLockRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM account_locks WHERE email = ?", arguments: [email])
+            .map(AccountLockRecord.init(row:))
+    }
+
+    static func fetchActiveBlock(ipAddress: String, now: Date, in db: Database) throws -> BlockedIPRecord? {
+        try Row.fetchOne(
+            db,
+            sql: """
+                SELECT * FROM blocked_ips
+                WHERE ip_address = ? AND unblocked_time IS NULL AND (permanent = 1 OR blocked_until > ?)
+                ORDER BY create_time DESC, id DESC LIMIT 1
+                """,
+            arguments: [ipAddress, now.storageValue]
+        ).map(BlockedIPRecord.init(row:))
+    }
+}

@@ -1,0 +1,173 @@
+import ClassyCore
+import ClassyStore
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+/// The embedded default store backend: one SQLite file in WAL mode, accessed through GRDB.
+///
+/// ```swift
+/// let store = try SQLiteStore(path: "./classy-data/classy.sqlite", logger: logger)
+/// try await store.migrate()
+/// for await commit in store.commits() { ... }   // wake-ups after committed appends
+/// ```
+///
+/// Files are opened with a `DatabasePool` (concurrent readers, one writer, WAL, `synchronous=FULL`,
+/// foreign keys on, busy timeout); ``inMemory(logger:)`` uses a `DatabaseQueue`. Every mutation and the
+/// ``StoreEffects`` it carries commit in one write transaction; because SQLite has a single writer, event
+/// sequences and notification cursors are assigned in commit order without gaps.
+public final class SQLiteStore: ClassyStoreProtocol {
+    /// How long a connection waits for a lock held by another process before failing.
+    static let busyTimeout: TimeInterval = 10
+
+    let writer: any DatabaseWriter
+    let logger: Logger
+    let notifier = CommitNotifier()
+    /// Set by ``close()``; GRDB connections must not be touched once closed.
+    private let isClosed = Mutex(false)
+    /// The database file path, or `:memory:`.
+    public let location: String
+
+    /// Opens (creating if needed, with its parent directories) the SQLite database file at `path`.
+    public init(path: String, logger: Logger = Logger(label: "classy.store.sqlite")) throws {
+        self.logger = logger
+        self.location = path
+        do {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let pool = try DatabasePool(path: path, configuration: Self.configuration())
+            // DatabasePool switches the writer to synchronous=NORMAL with WAL; security state wants
+            // every commit durable, so the single writer connection goes back to FULL.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            self.writer = pool
+        } catch {
+            throw SQLiteErrorMapping.map(error, logger: logger)
+        }
+    }
+
+    private init(writer: any DatabaseWriter, location: String, logger: Logger) {
+        self.writer = writer
+        self.location = location
+        self.logger = logger
+    }
+
+    /// Opens a private in-memory database (`sqlite::memory:`), gone when the store is released.
+    public static func inMemory(logger: Logger = Logger(label: "classy.store.sqlite")) throws -> SQLiteStore {
+        do {
+            let queue = try DatabaseQueue(configuration: configuration())
+            return SQLiteStore(writer: queue, location: ":memory:", logger: logger)
+        } catch {
+            throw SQLiteErrorMapping.map(error, logger: logger)
+        }
+    }
+
+    private static func configuration() -> Configuration {
+        var configuration = Configuration()
+        configuration.label = "classy.store"
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        return configuration
+    }
+
+    /// Applies pending versioned migrations (see ``SQLiteSchema``).
+    public func migrate() async throws {
+        try checkOpen()
+        do {
+            let migrator = SQLiteSchema.migrator()
+            let applied = try await writer.read { db in try migrator.appliedIdentifiers(db) }
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                // Runs on GRDB's writer queue behind a barrier, off the cooperative thread pool.
+                migrator.asyncMigrate(writer) { result in
+                    continuation.resume(with: result.map { _ in })
+                }
+            }
+            let pending = SQLiteSchema.migrationIdentifiers.filter { !applied.contains($0) }
+            if !pending.isEmpty {
+                logger.info("applied store migrations", metadata: ["migrations": "\(pending)", "path": "\(location)"])
+            }
+        } catch {
+            throw SQLiteErrorMapping.map(error, logger: logger)
+        }
+    }
+
+    /// Returns the identifiers of the migrations applied to this database, in order.
+    public func appliedMigrations() async throws -> [String] {
+        try await read { db in
+            let applied = try SQLiteSchema.migrator().appliedIdentifiers(db)
+            return SQLiteSchema.migrationIdentifiers.filter { applied.contains($0) }
+        }
+    }
+
+    /// Ends every commit stream and closes the database connections.
+    public func close() async throws {
+        let wasClosed = isClosed.withLock { closed in
+            defer { closed = true }
+            return closed
+        }
+        notifier.finish()
+        guard !wasClosed else { return }
+        do {
+            try writer.close()
+        } catch {
+            throw SQLiteErrorMapping.map(error, logger: logger)
+        }
+    }
+
+    /// Returns a stream that yields after every commit that appended events or notifications.
+    public func commits() -> AsyncStream<StoreCommit> {
+        notifier.commits()
+    }
+
+    // MARK: - Access helpers
+
+    /// Runs `body` in a read transaction (a consistent snapshot), mapping errors to ``StoreError``.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try checkOpen()
+        do {
+            return try await writer.read(body)
+        } catch {
+            throw SQLiteErrorMapping.map(error, logger: logger)
+        }
+    }
+
+    /// Runs `body` in a write transaction, then writes the effects it returns in the same transaction and
+    /// wakes commit subscribers once it has committed.
+    func write<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> (T, StoreEffects)
+    ) async throws -> T {
+        try checkOpen()
+        let (value, commit): (T, StoreCommit)
+        do {
+            (value, commit) = try await writer.write { db in
+                let (value, effects) = try body(db)
+                let committed = try EffectsWriter.insert(effects, in: db)
+                return (value, committed.wakeUp)
+            }
+        } catch {
+            throw SQLiteErrorMapping.map(error, logger: logger)
+        }
+        notifier.publish(commit)
+        return value
+    }
+
+    /// Throws ``StoreError/Code/unavailable`` once the store is closed.
+    func checkOpen() throws {
+        if isClosed.withLock({ $0 }) {
+            throw StoreError.unavailable("the store is closed")
+        }
+    }
+
+    /// Runs `body` in a write transaction together with `effects`.
+    func write<T: Sendable>(
+        effects: StoreEffects,
+        _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        try await write { db in (try body(db), effects) }
+    }
+}

@@ -1,0 +1,130 @@
+import ClassyTesting
+import Foundation
+import Testing
+
+/// Runs the real `classy-server` binary.
+@Suite("classy-server executable")
+struct ExecutableTests {
+    /// The binary built beside the test bundle.
+    static var binary: URL? {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent(),
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug"),
+        ]
+        return candidates.map { $0.appendingPathComponent("classy-server") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs the binary to completion (at most 60 s).
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+        let binary = try #require(Self.binary, "classy-server must be built (swift build)")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { _, new in new }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus,
+            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        )
+    }
+
+    func expectOneLineFailure(_ outcome: Outcome, containing fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(outcome.status == 1, "\(outcome.stderr)", sourceLocation: sourceLocation)
+        // Log lines may come first; the error itself is the last line, and only one.
+        let lines = outcome.stderr.split(separator: "\n")
+        #expect(lines.filter { $0.contains("error:") }.count == 1, "\(outcome.stderr)", sourceLocation: sourceLocation)
+        #expect(lines.last?.hasPrefix("classy-server: error: ") == true, sourceLocation: sourceLocation)
+        #expect(outcome.stderr.contains(fragment), "\(outcome.stderr)", sourceLocation: sourceLocation)
+    }
+
+    @Test("an unknown database scheme exits 1 with one clear line")
+    func unknownScheme() throws {
+        expectOneLineFailure(try run(["--database-url", "mysql://db"]), containing: "unknown database scheme 'mysql'")
+    }
+
+    @Test("an unreadable certificate exits 1 with one clear line")
+    func unreadableCertificate() throws {
+        expectOneLineFailure(
+            try run([], environment: ["CLASSY_TLS_CERT": "/nonexistent/c.pem", "CLASSY_TLS_KEY": "/nonexistent/k.pem"]),
+            containing: "cannot read file '/nonexistent/c.pem'"
+        )
+    }
+
+    @Test("a port in use exits 1 with one clear line")
+    func portInUse() async throws {
+        try await withTestServer { server async throws in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-exe-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let outcome = try run([
+                "--port", "\(server.port)", "--database-url", "sqlite:\(directory.path)/db.sqlite",
+                "--admin-password", "a long admin password",
+            ])
+            expectOneLineFailure(outcome, containing: "address already in use")
+        }
+    }
+
+    @Test("serve starts, prints the generated admin password once, and stops cleanly on SIGTERM")
+    func sigterm() async throws {
+        let binary = try #require(Self.binary)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-exe-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve", "--port", "0", "--database-url", "sqlite:\(directory.path)/db.sqlite"]
+        process.environment = ["PATH": "/usr/bin:/bin"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(60)
+        while !text.contains("listening on"), Date() < deadline, process.isRunning {
+            text += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        #expect(text.contains("generated password"))
+        #expect(text.contains("listening on"))
+        kill(process.processIdentifier, SIGTERM)
+        let stopDeadline = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < stopDeadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!process.isRunning)
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("db.sqlite").path))
+    }
+
+    @Test("migrate, create-admin and rotate-keys work on a database file")
+    func adminCommands() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-exe-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = ["--database-url", "sqlite:\(directory.path)/db.sqlite"]
+        let migrate = try run(["migrate"] + database)
+        #expect(migrate.status == 0, "\(migrate.stderr)")
+        let create = try run(["create-admin", "--email", "Ops@Example.com"] + database)
+        #expect(create.status == 0, "\(create.stderr)")
+        #expect(create.stdout.contains("created super_admin ops@example.com"))
+        let again = try run(["create-admin", "--email", "ops@example.com"] + database)
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already registered"))
+        let rotate = try run(["rotate-keys"] + database)
+        #expect(rotate.status == 0, "\(rotate.stderr)")
+        #expect(rotate.stdout.contains("new signing key"))
+    }
+}
