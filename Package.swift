@@ -9,6 +9,7 @@ let swiftSettings: [SwiftSetting] = [
 let products: [Product] = [
     .library(name: "ClassyServer", targets: ["ClassyServer"]),
     .executable(name: "classy-server", targets: ["classy-server"]),
+    .executable(name: "classy-bench", targets: ["classy-bench"]),
 ]
 
 let dependencies: [Package.Dependency] = [
@@ -48,7 +49,7 @@ let targets: [Target] = [
     // Store protocols and records, the event hub.
     .target(
         name: "ClassyStore",
-        dependencies: ["ClassyCore", logging],
+        dependencies: ["ClassyCore", "ClassyAPI", swiftProtobuf, logging],
         swiftSettings: swiftSettings
     ),
     // The conformance suite every store backend passes (used by test targets only).
@@ -111,6 +112,16 @@ let targets: [Target] = [
         ],
         swiftSettings: swiftSettings
     ),
+    // Load generators and benchmark scenarios (run in release: `make bench`).
+    .executableTarget(
+        name: "classy-bench",
+        dependencies: [
+            "ClassyAPI", "ClassyAuth", "ClassyCore", "ClassyServer", "ClassyStore", "ClassyTesting", grpcCore,
+            grpcTransport, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        path: "Benchmarks/Sources/classy-bench",
+        swiftSettings: swiftSettings
+    ),
     // Test kit: a real server on a free loopback port, a temp database, a fake clock.
     .target(
         name: "ClassyTesting",
@@ -133,7 +144,26 @@ let targets: [Target] = [
     ),
     .testTarget(
         name: "ClassyAuthTests",
-        dependencies: ["ClassyAuth", "ClassyStoreSQLite", "ClassyTesting"],
+        dependencies: [
+            "ClassyAuth", "ClassyCore", "ClassyStoreSQLite", "ClassyTesting",
+            .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "ClassyUsersTests",
+        dependencies: [
+            "ClassyUsers", "ClassyTesting", "ClassyAPI", "ClassyCore", "ClassyStore", grpcCore, grpcProtobuf,
+            grpcTransport,
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "ClassyMonitoringTests",
+        dependencies: [
+            "ClassyMonitoring", "ClassyTesting", "ClassyAPI", "ClassyCore", "ClassyStore", "ClassyAuth", grpcCore,
+            grpcProtobuf, grpcTransport,
+        ],
         swiftSettings: swiftSettings
     ),
     .testTarget(

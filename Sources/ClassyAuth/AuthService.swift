@@ -1,10 +1,34 @@
 import ClassyAPI
 import ClassyCore
+import ClassyStore
+import Foundation
 import GRPCCore
+import Logging
 
 /// `auth.v1.AuthService`: every RPC answers UNIMPLEMENTED until it is built.
 public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
-    public init() {}
+    let store: any ClassyStoreProtocol
+    let tokens: TokenService
+    let passwordHasher: any PasswordHasher
+    let clock: any WallClock
+    let configuration: AuthConfiguration
+    let logger: Logger
+
+    public init(
+        store: any ClassyStoreProtocol,
+        tokens: TokenService,
+        passwordHasher: any PasswordHasher,
+        clock: any WallClock,
+        configuration: AuthConfiguration,
+        logger: Logger
+    ) {
+        self.store = store
+        self.tokens = tokens
+        self.passwordHasher = passwordHasher
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+    }
 
     public func register(
         request: Classy_Auth_V1_RegisterRequest,

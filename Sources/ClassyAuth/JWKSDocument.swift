@@ -1,3 +1,4 @@
+import ClassyCore
 import Foundation
 
 /// Builds the JSON Web Key Set (RFC 7517) that publishes the public halves of the signing keys.

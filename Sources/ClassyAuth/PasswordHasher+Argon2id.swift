@@ -1,3 +1,4 @@
+import ClassyCore
 import CArgon2
 import Foundation
 

@@ -1,3 +1,4 @@
+import ClassyCore
 import Foundation
 
 /// The parts of an Argon2id hash in PHC string format: `$argon2id$v=19$m=M,t=T,p=P$<salt>$<hash>`.

@@ -1,3 +1,4 @@
+import ClassyCore
 import Dispatch
 import Foundation
 import Synchronization

@@ -1,3 +1,4 @@
+import ClassyCore
 import Crypto
 import Foundation
 

@@ -1,3 +1,4 @@
+import ClassyCore
 import Foundation
 
 /// Unpadded base64url (RFC 4648 section 5), as JWTs and JWKs use it.

@@ -1,3 +1,4 @@
+import ClassyCore
 import Foundation
 
 /// A bounded map from verified token strings to their claims, evicting the oldest insertion first.

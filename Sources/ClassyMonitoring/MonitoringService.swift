@@ -1,10 +1,20 @@
 import ClassyAPI
 import ClassyCore
+import ClassyStore
 import GRPCCore
+import Logging
 
 /// `monitoring.v1.MonitoringService`: every RPC answers UNIMPLEMENTED until it is built.
 public struct MonitoringService: Classy_Monitoring_V1_MonitoringService.SimpleServiceProtocol {
-    public init() {}
+    let store: any ClassyStoreProtocol
+    let clock: any WallClock
+    let logger: Logger
+
+    public init(store: any ClassyStoreProtocol, clock: any WallClock, logger: Logger) {
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+    }
 
     public func listLoginAttempts(
         request: Classy_Monitoring_V1_ListLoginAttemptsRequest,

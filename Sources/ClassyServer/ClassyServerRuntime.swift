@@ -84,9 +84,12 @@ public final class ClassyServerRuntime: Service, Sendable {
             transport: transport,
             services: [
                 HealthService(status: health),
-                AuthService(),
-                UsersService(),
-                MonitoringService(),
+                AuthService(
+                    store: store, tokens: tokens, passwordHasher: self.passwordHasher, clock: clock,
+                    configuration: AuthConfiguration(server: configuration), logger: logger
+                ),
+                UsersService(store: store, clock: clock, passwordHasher: self.passwordHasher, logger: logger),
+                MonitoringService(store: store, clock: clock, logger: logger),
             ],
             interceptorPipeline: interceptors
         )

@@ -1,10 +1,27 @@
 import ClassyAPI
 import ClassyCore
+import ClassyStore
 import GRPCCore
+import Logging
 
 /// `users.v1.UsersService`: every RPC answers UNIMPLEMENTED until it is built.
 public struct UsersService: Classy_Users_V1_UsersService.SimpleServiceProtocol {
-    public init() {}
+    let store: any ClassyStoreProtocol
+    let clock: any WallClock
+    let passwordHasher: any PasswordHasher
+    let logger: Logger
+
+    public init(
+        store: any ClassyStoreProtocol,
+        clock: any WallClock,
+        passwordHasher: any PasswordHasher,
+        logger: Logger
+    ) {
+        self.store = store
+        self.clock = clock
+        self.passwordHasher = passwordHasher
+        self.logger = logger
+    }
 
     public func getMe(
         request: Classy_Users_V1_GetMeRequest,

@@ -1,3 +1,4 @@
+import ClassyCore
 import ClassyAuth
 import Foundation
 import Testing

@@ -1,4 +1,4 @@
-import ClassyAuth
+import ClassyCore
 import Testing
 
 @Suite("Password policy")

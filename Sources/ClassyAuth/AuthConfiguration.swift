@@ -1,0 +1,17 @@
+import ClassyCore
+import Foundation
+
+/// The settings of AuthService.
+public struct AuthConfiguration: Sendable {
+    /// Whether Register is open.
+    public var registrationOpen = true
+    /// How long the previous refresh token of a session keeps working after rotation.
+    public var refreshGrace: TimeInterval = 10
+    /// Lifetime of refresh tokens (and so of idle sessions).
+    public var refreshTokenLifetime: TimeInterval = 7 * 24 * 3600
+
+    public init(registrationOpen: Bool = true, refreshGrace: TimeInterval = 10) {
+        self.registrationOpen = registrationOpen
+        self.refreshGrace = refreshGrace
+    }
+}
