@@ -74,7 +74,7 @@ let targets: [Target] = [
     .target(
         name: "ClassyAuth",
         dependencies: [
-            "ClassyCore", "ClassyStore", "ClassyAPI", "CArgon2", grpcCore, logging,
+            "ClassyCore", "ClassyStore", "ClassyAPI", "CArgon2", grpcCore, logging, swiftProtobuf,
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ],
@@ -145,7 +145,8 @@ let targets: [Target] = [
     .testTarget(
         name: "ClassyAuthTests",
         dependencies: [
-            "ClassyAuth", "ClassyCore", "ClassyStoreSQLite", "ClassyTesting",
+            "ClassyAuth", "ClassyCore", "ClassyStore", "ClassyStoreSQLite", "ClassyServer", "ClassyTesting", grpcCore,
+            grpcProtobuf, grpcTransport,
             .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings

@@ -113,7 +113,9 @@ public final class ClassyServerRuntime: Service, Sendable {
                 to: .all
             ),
             .apply(
-                AuthenticationInterceptor(authenticator: StoreAuthenticator(tokens: tokens, store: store, clock: clock)),
+                AuthenticationInterceptor(
+                    authenticator: AccessTokenAuthenticator(tokens: tokens, store: store, clock: clock)
+                ),
                 to: .all
             ),
             .apply(AuthorizationInterceptor(), to: .all),
@@ -165,6 +167,18 @@ public final class ClassyServerRuntime: Service, Sendable {
         }
         health.setAll(.notServing)
         try await store.close()
+    }
+
+    /// Creates a new signing key, retires the current ones, and starts signing with the new key
+    /// at once in this process (other replicas pick it up within a minute); returns its id.
+    @discardableResult
+    public func rotateSigningKeys() async throws -> String {
+        let manager = SigningKeyManager(
+            store: store, clock: clock, accessTokenLifetime: tokens.configuration.accessTokenLifetime
+        )
+        let keyID = try await manager.rotate(logger: logger)
+        try tokens.replaceKeys(try await manager.loadOrCreate(logger: logger))
+        return keyID
     }
 
     /// Picks up keys rotated by `classy-server rotate-keys` or another replica, once a minute.

@@ -39,6 +39,9 @@ public struct TestServer: Sendable {
     /// The store behind the server.
     public var store: any ClassyStoreProtocol { runtime.store }
 
+    /// The password of accounts made by ``signIn(role:email:ipAddress:)``.
+    public static let userPassword = "correct horse battery"
+
     /// Creates an account with `role` straight in the store, opens a session for it, and returns
     /// the account with a valid access token for that session.
     public func signIn(
@@ -50,7 +53,7 @@ public struct TestServer: Sendable {
         let user = try await store.createUser(
             NewUser(
                 email: email ?? "\(role.claim)-\(UUID().uuidString.prefix(8).lowercased())@classy.test",
-                passwordHash: try await runtime.passwordHasher.hash("correct horse battery"),
+                passwordHash: try await runtime.passwordHasher.hash(Self.userPassword),
                 firstName: "Test",
                 lastName: role.claim,
                 role: role,
@@ -80,7 +83,7 @@ public struct TestServer: Sendable {
             secretHash: OpaqueToken.hash(OpaqueToken.generate()),
             createTime: clock.now()
         )
-        try await store.createServiceAccount(account, effects: .none)
+        _ = try await store.createServiceAccount(account, effects: .none)
         let token = try runtime.tokens.issueAccessToken(userID: account.id, sessionID: nil, role: .service).token
         return (account, token)
     }
@@ -105,6 +108,7 @@ public func withTestServer<Result: Sendable>(
     clock: ManualClock = ManualClock(),
     clientSecurity: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext,
     clientHost: String = "127.0.0.1",
+    passwordHasher: (any PasswordHasher)? = nil,
     _ body: (TestServer) async throws -> Result
 ) async throws -> Result {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-test-\(UUID().uuidString)")
@@ -121,7 +125,12 @@ public func withTestServer<Result: Sendable>(
 
     var logger = Logger(label: "classy.test")
     logger.logLevel = ProcessInfo.processInfo.environment["CLASSY_TEST_LOG"] == nil ? .critical : .debug
-    let hasher = try await Argon2idPasswordHasher(parameters: TestPasswordParameters.fast)
+    let hasher: any PasswordHasher
+    if let passwordHasher {
+        hasher = passwordHasher
+    } else {
+        hasher = try await Argon2idPasswordHasher(parameters: TestPasswordParameters.fast)
+    }
     let runtime = try await ClassyServerRuntime(
         configuration: configuration, clock: clock, passwordHasher: hasher, logger: logger
     )

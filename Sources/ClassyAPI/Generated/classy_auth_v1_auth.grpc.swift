@@ -476,7 +476,7 @@ extension Classy_Auth_V1_AuthService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists service accounts, oldest first. Callers: ROLE_SUPER_ADMIN.
+        /// > Lists service accounts, newest first. Callers: ROLE_SUPER_ADMIN.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Classy_Auth_V1_ListServiceAccountsRequest` messages.
@@ -746,7 +746,7 @@ extension Classy_Auth_V1_AuthService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists service accounts, oldest first. Callers: ROLE_SUPER_ADMIN.
+        /// > Lists service accounts, newest first. Callers: ROLE_SUPER_ADMIN.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Auth_V1_ListServiceAccountsRequest` message.
@@ -1014,7 +1014,7 @@ extension Classy_Auth_V1_AuthService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists service accounts, oldest first. Callers: ROLE_SUPER_ADMIN.
+        /// > Lists service accounts, newest first. Callers: ROLE_SUPER_ADMIN.
         ///
         /// - Parameters:
         ///   - request: A `Classy_Auth_V1_ListServiceAccountsRequest` message.
@@ -1811,7 +1811,7 @@ extension Classy_Auth_V1_AuthService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists service accounts, oldest first. Callers: ROLE_SUPER_ADMIN.
+        /// > Lists service accounts, newest first. Callers: ROLE_SUPER_ADMIN.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Auth_V1_ListServiceAccountsRequest` message.
@@ -2275,7 +2275,7 @@ extension Classy_Auth_V1_AuthService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists service accounts, oldest first. Callers: ROLE_SUPER_ADMIN.
+        /// > Lists service accounts, newest first. Callers: ROLE_SUPER_ADMIN.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Auth_V1_ListServiceAccountsRequest` message.
@@ -2690,7 +2690,7 @@ extension Classy_Auth_V1_AuthService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists service accounts, oldest first. Callers: ROLE_SUPER_ADMIN.
+    /// > Lists service accounts, newest first. Callers: ROLE_SUPER_ADMIN.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Classy_Auth_V1_ListServiceAccountsRequest` message.
@@ -3138,7 +3138,7 @@ extension Classy_Auth_V1_AuthService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists service accounts, oldest first. Callers: ROLE_SUPER_ADMIN.
+    /// > Lists service accounts, newest first. Callers: ROLE_SUPER_ADMIN.
     ///
     /// - Parameters:
     ///   - message: request message to send.

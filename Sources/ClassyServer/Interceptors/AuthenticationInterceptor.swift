@@ -1,3 +1,4 @@
+import ClassyAuth
 import ClassyCore
 import GRPCCore
 
@@ -44,3 +45,5 @@ protocol CallerAuthenticator: Sendable {
     /// The caller the token speaks for, with the role it has now.
     func authenticate(accessToken: String) async throws -> Caller
 }
+
+extension AccessTokenAuthenticator: CallerAuthenticator {}

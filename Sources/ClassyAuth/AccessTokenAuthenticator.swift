@@ -1,17 +1,26 @@
-import ClassyAuth
 import ClassyCore
 import ClassyStore
 import Foundation
 
-/// Authenticates access tokens: signature and claims through the token service, then the
-/// session (not revoked, not expired) and the account (active, not deleted) from the store,
-/// whose current role wins over the token's.
-struct StoreAuthenticator: CallerAuthenticator {
+/// Resolves access tokens to callers: signature and claims through the token service, then the
+/// session (not revoked, not expired) and the account (active, not deleted) from the store, whose
+/// current role wins over the token's. Used by the authentication interceptor and IntrospectToken.
+public struct AccessTokenAuthenticator: Sendable {
     let tokens: TokenService
     let store: any ClassyStoreProtocol
     let clock: any WallClock
 
-    func authenticate(accessToken: String) async throws -> Caller {
+    /// How stale a session's last-used time may get before an authenticated call refreshes it.
+    static let lastUsedResolution: TimeInterval = 60
+
+    public init(tokens: TokenService, store: any ClassyStoreProtocol, clock: any WallClock) {
+        self.tokens = tokens
+        self.store = store
+        self.clock = clock
+    }
+
+    /// The caller a token speaks for, or TOKEN_INVALID / TOKEN_EXPIRED / SESSION_REVOKED.
+    public func authenticate(accessToken: String) async throws -> Caller {
         let claims: AccessTokenClaims
         do {
             claims = try tokens.verify(accessToken)
@@ -20,6 +29,11 @@ struct StoreAuthenticator: CallerAuthenticator {
         } catch {
             throw ClassyError(.tokenInvalid, "the access token is not valid")
         }
+        return try await caller(for: claims)
+    }
+
+    /// The caller of verified claims, checked against the store.
+    public func caller(for claims: AccessTokenClaims) async throws -> Caller {
         let now = clock.now()
         let revoked = ClassyError(.sessionRevoked, "the session of this token was revoked")
         guard let sessionID = claims.sessionID else {
@@ -35,6 +49,9 @@ struct StoreAuthenticator: CallerAuthenticator {
             session.revokedTime == nil, session.expireTime > now,
             let user = try await store.user(id: claims.subject), user.isActive, !user.deleted
         else { throw revoked }
+        if now.timeIntervalSince(session.lastUsedTime) >= Self.lastUsedResolution {
+            try await store.touchSession(id: session.id, time: now)
+        }
         return Caller(
             userID: user.id, sessionID: session.id, role: user.role, tokenID: claims.tokenID,
             expireTime: claims.expiresAt
