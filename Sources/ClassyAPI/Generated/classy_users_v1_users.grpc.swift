@@ -412,7 +412,16 @@ extension Classy_Users_V1_UsersService {
         /// > Source IDL Documentation:
         /// >
         /// > Streams the caller's notifications: first every one after after_cursor (if set), then new
-        /// > ones as they are created, with no gap and no duplicate.
+        /// > ones as they are created, with no gap and no duplicate. Resume after a disconnect or a server
+        /// > restart by passing the cursor of the last notification received.
+        /// > 
+        /// > Heartbeat: every 15 s the server sends a Notification with kind NOTIFICATION_KIND_UNSPECIFIED,
+        /// > an empty id and an empty cursor, to keep idle streams alive through proxies; clients skip it
+        /// > (and must not take its empty cursor as a position).
+        /// > 
+        /// > The stream ends with OK when the server shuts down (reconnect and resume), and with
+        /// > UNAUTHENTICATED / SESSION_REVOKED once the caller's session is revoked or the account is
+        /// > deactivated or deleted.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Classy_Users_V1_WatchNotificationsRequest` messages.
@@ -634,7 +643,16 @@ extension Classy_Users_V1_UsersService {
         /// > Source IDL Documentation:
         /// >
         /// > Streams the caller's notifications: first every one after after_cursor (if set), then new
-        /// > ones as they are created, with no gap and no duplicate.
+        /// > ones as they are created, with no gap and no duplicate. Resume after a disconnect or a server
+        /// > restart by passing the cursor of the last notification received.
+        /// > 
+        /// > Heartbeat: every 15 s the server sends a Notification with kind NOTIFICATION_KIND_UNSPECIFIED,
+        /// > an empty id and an empty cursor, to keep idle streams alive through proxies; clients skip it
+        /// > (and must not take its empty cursor as a position).
+        /// > 
+        /// > The stream ends with OK when the server shuts down (reconnect and resume), and with
+        /// > UNAUTHENTICATED / SESSION_REVOKED once the caller's session is revoked or the account is
+        /// > deactivated or deleted.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Users_V1_WatchNotificationsRequest` message.
@@ -854,7 +872,16 @@ extension Classy_Users_V1_UsersService {
         /// > Source IDL Documentation:
         /// >
         /// > Streams the caller's notifications: first every one after after_cursor (if set), then new
-        /// > ones as they are created, with no gap and no duplicate.
+        /// > ones as they are created, with no gap and no duplicate. Resume after a disconnect or a server
+        /// > restart by passing the cursor of the last notification received.
+        /// > 
+        /// > Heartbeat: every 15 s the server sends a Notification with kind NOTIFICATION_KIND_UNSPECIFIED,
+        /// > an empty id and an empty cursor, to keep idle streams alive through proxies; clients skip it
+        /// > (and must not take its empty cursor as a position).
+        /// > 
+        /// > The stream ends with OK when the server shuts down (reconnect and resume), and with
+        /// > UNAUTHENTICATED / SESSION_REVOKED once the caller's session is revoked or the account is
+        /// > deactivated or deleted.
         ///
         /// - Parameters:
         ///   - request: A `Classy_Users_V1_WatchNotificationsRequest` message.
@@ -1533,7 +1560,16 @@ extension Classy_Users_V1_UsersService {
         /// > Source IDL Documentation:
         /// >
         /// > Streams the caller's notifications: first every one after after_cursor (if set), then new
-        /// > ones as they are created, with no gap and no duplicate.
+        /// > ones as they are created, with no gap and no duplicate. Resume after a disconnect or a server
+        /// > restart by passing the cursor of the last notification received.
+        /// > 
+        /// > Heartbeat: every 15 s the server sends a Notification with kind NOTIFICATION_KIND_UNSPECIFIED,
+        /// > an empty id and an empty cursor, to keep idle streams alive through proxies; clients skip it
+        /// > (and must not take its empty cursor as a position).
+        /// > 
+        /// > The stream ends with OK when the server shuts down (reconnect and resume), and with
+        /// > UNAUTHENTICATED / SESSION_REVOKED once the caller's session is revoked or the account is
+        /// > deactivated or deleted.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Users_V1_WatchNotificationsRequest` message.
@@ -1928,7 +1964,16 @@ extension Classy_Users_V1_UsersService {
         /// > Source IDL Documentation:
         /// >
         /// > Streams the caller's notifications: first every one after after_cursor (if set), then new
-        /// > ones as they are created, with no gap and no duplicate.
+        /// > ones as they are created, with no gap and no duplicate. Resume after a disconnect or a server
+        /// > restart by passing the cursor of the last notification received.
+        /// > 
+        /// > Heartbeat: every 15 s the server sends a Notification with kind NOTIFICATION_KIND_UNSPECIFIED,
+        /// > an empty id and an empty cursor, to keep idle streams alive through proxies; clients skip it
+        /// > (and must not take its empty cursor as a position).
+        /// > 
+        /// > The stream ends with OK when the server shuts down (reconnect and resume), and with
+        /// > UNAUTHENTICATED / SESSION_REVOKED once the caller's session is revoked or the account is
+        /// > deactivated or deleted.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Users_V1_WatchNotificationsRequest` message.
@@ -2266,7 +2311,16 @@ extension Classy_Users_V1_UsersService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Streams the caller's notifications: first every one after after_cursor (if set), then new
-    /// > ones as they are created, with no gap and no duplicate.
+    /// > ones as they are created, with no gap and no duplicate. Resume after a disconnect or a server
+    /// > restart by passing the cursor of the last notification received.
+    /// > 
+    /// > Heartbeat: every 15 s the server sends a Notification with kind NOTIFICATION_KIND_UNSPECIFIED,
+    /// > an empty id and an empty cursor, to keep idle streams alive through proxies; clients skip it
+    /// > (and must not take its empty cursor as a position).
+    /// > 
+    /// > The stream ends with OK when the server shuts down (reconnect and resume), and with
+    /// > UNAUTHENTICATED / SESSION_REVOKED once the caller's session is revoked or the account is
+    /// > deactivated or deleted.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Classy_Users_V1_WatchNotificationsRequest` message.
@@ -2638,7 +2692,16 @@ extension Classy_Users_V1_UsersService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Streams the caller's notifications: first every one after after_cursor (if set), then new
-    /// > ones as they are created, with no gap and no duplicate.
+    /// > ones as they are created, with no gap and no duplicate. Resume after a disconnect or a server
+    /// > restart by passing the cursor of the last notification received.
+    /// > 
+    /// > Heartbeat: every 15 s the server sends a Notification with kind NOTIFICATION_KIND_UNSPECIFIED,
+    /// > an empty id and an empty cursor, to keep idle streams alive through proxies; clients skip it
+    /// > (and must not take its empty cursor as a position).
+    /// > 
+    /// > The stream ends with OK when the server shuts down (reconnect and resume), and with
+    /// > UNAUTHENTICATED / SESSION_REVOKED once the caller's session is revoked or the account is
+    /// > deactivated or deleted.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -50,10 +50,13 @@ public nonisolated enum Classy_Users_V1_NotificationKind: SwiftProtobuf.Enum, Sw
   /// The account's e-mail was locked after too many failed sign-ins.
   case accountLocked // = 4
 
-  /// The account's role was changed.
+  /// The account's role was changed by an administrator (data: previous_role, role as in JWT
+  /// `role` claims). The new role applies from the user's next RPC.
   case roleChanged // = 5
 
-  /// The profile was changed from another session.
+  /// The profile was changed: by the user from one of their sessions (data: session_id of that
+  /// session, so it can ignore its own change) or by an administrator (data: actor_user_id);
+  /// data.fields lists the changed fields, comma-separated.
   case profileUpdated // = 6
   case UNRECOGNIZED(Int)
 
@@ -586,10 +589,11 @@ public nonisolated struct Classy_Users_V1_MarkNotificationsReadRequest: Sendable
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Notifications to mark read (ids of others' notifications are ignored).
+  /// Notifications to mark read (ids of others' notifications are ignored); at most 500.
+  /// Required unless all is set.
   public var notificationIds: [String] = []
 
-  /// Mark every notification of the caller read.
+  /// Mark every notification of the caller read (notification_ids must then be empty).
   public var all: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

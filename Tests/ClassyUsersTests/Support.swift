@@ -1,0 +1,122 @@
+import ClassyAPI
+import ClassyCore
+import ClassyStore
+import ClassyTesting
+import Foundation
+import GRPCCore
+import Testing
+
+/// Runs `body`, which must fail with an RPC error; returns the status code and the Classy error details.
+@discardableResult
+func expectRPCError(
+    _ code: RPCError.Code,
+    _ reason: ClassyError.Code? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> Void
+) async -> ClassyError? {
+    do {
+        try await body()
+        Issue.record("expected \(code) \(reason?.reason ?? ""), but the call succeeded", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as RPCError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        let details = ClassyError(error)
+        if let reason {
+            #expect(details?.code.reason == reason.reason, "\(error)", sourceLocation: sourceLocation)
+        }
+        return details
+    } catch {
+        Issue.record("expected an RPCError, got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// The test ran past its time limit.
+struct TimedOut: Error, CustomStringConvertible {
+    var seconds: Double
+    var description: String { "timed out after \(seconds) s" }
+}
+
+/// Runs `body`, failing with ``TimedOut`` if it takes longer than `seconds` (bounds every stream test).
+func withTimeout<T: Sendable>(
+    _ seconds: Double = 20,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            throw TimedOut(seconds: seconds)
+        }
+        defer { group.cancelAll() }
+        guard let result = try await group.next() else { throw TimedOut(seconds: seconds) }
+        return result
+    }
+}
+
+extension TestServer {
+    /// Opens another session for an existing user and returns its access token and session id.
+    func openSession(for user: UserRecord) async throws -> (accessToken: String, sessionID: String) {
+        let now = clock.now()
+        let session = try await store.createSession(
+            SessionRecord(
+                userID: user.id, ipAddress: "127.0.0.1", createTime: now,
+                expireTime: now.addingTimeInterval(7 * 24 * 3600),
+                currentRefreshHash: UUID().uuidString
+            ),
+            effects: .none
+        )
+        let token = try runtime.tokens.issueAccessToken(userID: user.id, sessionID: session.id, role: user.role).token
+        return (token, session.id)
+    }
+
+    /// The primary admin with a fresh session.
+    func signInPrimaryAdmin() async throws -> (user: UserRecord, accessToken: String) {
+        let admin = try #require(try await store.primaryAdmin())
+        return (admin, try await openSession(for: admin).accessToken)
+    }
+
+    /// The user as the server sees it now.
+    func currentUser(_ id: String) async throws -> UserRecord {
+        try #require(try await store.user(id: id))
+    }
+
+    /// Creates a user of `role` straight in the store (no session).
+    @discardableResult
+    func makeUser(
+        role: Role = .user,
+        email: String? = nil,
+        firstName: String = "Ada",
+        lastName: String = "Lovelace"
+    ) async throws -> UserRecord {
+        try await store.createUser(
+            NewUser(
+                email: email ?? "\(role.claim)-\(UUID().uuidString.prefix(8).lowercased())@classy.test",
+                passwordHash: "unused",
+                firstName: firstName,
+                lastName: lastName,
+                role: role,
+                createTime: clock.now()
+            ),
+            effects: .none
+        )
+    }
+}
+
+extension Classy_Users_V1_UpdateUserRequest {
+    /// An UpdateUser request for `user` at its current etag, changing the fields named in `paths`.
+    static func change(
+        _ user: UserRecord,
+        _ paths: [String],
+        _ edit: (inout Classy_Users_V1_User) -> Void = { _ in }
+    ) -> Self {
+        .with {
+            $0.user = .with {
+                $0.id = user.id
+                $0.etag = user.etag
+                edit(&$0)
+            }
+            $0.updateMask = .with { $0.paths = paths }
+        }
+    }
+}
