@@ -89,7 +89,7 @@ let targets: [Target] = [
     // MonitoringService, security metrics, the security-event stream.
     .target(
         name: "ClassyMonitoring",
-        dependencies: ["ClassyCore", "ClassyStore", "ClassyAPI", grpcCore, logging],
+        dependencies: ["ClassyCore", "ClassyStore", "ClassyAPI", grpcCore, logging, swiftProtobuf],
         swiftSettings: swiftSettings
     ),
     // Composition root: configuration, interceptors, GRPCServer, ServiceGroup.
@@ -117,7 +117,8 @@ let targets: [Target] = [
         name: "classy-bench",
         dependencies: [
             "ClassyAPI", "ClassyAuth", "ClassyCore", "ClassyServer", "ClassyStore", "ClassyTesting", grpcCore,
-            grpcTransport, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            grpcTransport, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
         path: "Benchmarks/Sources/classy-bench",
         swiftSettings: swiftSettings
@@ -162,8 +163,8 @@ let targets: [Target] = [
     .testTarget(
         name: "ClassyMonitoringTests",
         dependencies: [
-            "ClassyMonitoring", "ClassyTesting", "ClassyAPI", "ClassyCore", "ClassyStore", "ClassyAuth", grpcCore,
-            grpcProtobuf, grpcTransport,
+            "ClassyMonitoring", "ClassyTesting", "ClassyAPI", "ClassyCore", "ClassyStore", "ClassyAuth", "ClassyServer",
+            "ClassyStoreSQLite", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf,
         ],
         swiftSettings: swiftSettings
     ),

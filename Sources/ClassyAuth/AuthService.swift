@@ -31,7 +31,9 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
         self.logger = logger
     }
 
-    var loginGuard: LoginGuard { LoginGuard(store: store, clock: clock) }
+    var loginGuard: LoginGuard {
+        LoginGuard(store: store, clock: clock, policy: configuration.bruteForce, logger: logger)
+    }
 
     // MARK: Sign-in
 

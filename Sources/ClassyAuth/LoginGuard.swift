@@ -2,8 +2,13 @@ import ClassyAPI
 import ClassyCore
 import ClassyStore
 import Foundation
+import Logging
+import Synchronization
 
 /// Who is trying to log in, as the brute-force defence sees it.
+///
+/// Pass the same value to ``LoginGuard/admit(_:)`` and then to ``LoginGuard/recordFailure(_:reason:userID:)``
+/// or ``LoginGuard/recordSuccess(_:session:effects:)``: it carries what admission counted to the outcome.
 public struct LoginContext: Sendable {
     /// The normalised email tried.
     public var email: String
@@ -13,6 +18,8 @@ public struct LoginContext: Sendable {
     public var userAgent: String
     /// The client's device name.
     public var deviceName: String
+    /// What ``LoginGuard/admit(_:)`` counted for this attempt (shared by copies of the context).
+    let admission = LoginAdmission()
 
     public init(email: String, ipAddress: String, userAgent: String, deviceName: String) {
         self.email = email
@@ -22,42 +29,416 @@ public struct LoginContext: Sendable {
     }
 }
 
+/// The counts taken for one attempt by ``LoginGuard/admit(_:)``, read back when its outcome is recorded.
+final class LoginAdmission: Sendable {
+    /// The failure counters of one admitted attempt.
+    struct Counted: Sendable {
+        /// The normalised email.
+        var email: String
+        /// Failures of the email within its window, this attempt included.
+        var emailFailures: Int
+        /// The email's lock record as it was at admission.
+        var previousLock: AccountLockRecord?
+        /// The IP counting state, `nil` when the IP is not counted (allow-listed or not an address).
+        var ip: IPCounters?
+    }
+
+    /// Where an IP key's failures and successes are counted.
+    struct IPCounters: Sendable {
+        /// The IP key (IPv4 address or IPv6 /64).
+        var key: String
+        /// Failures (pre-counted attempts minus successes) within the window, this attempt included.
+        var failures: Int
+        /// The store key of pre-counted attempts in this block epoch.
+        var attemptsKey: String
+        /// The store key of successes (which un-count their pre-counted attempt) in this block epoch.
+        var successesKey: String
+    }
+
+    private struct State {
+        var counted: Counted?
+        /// Set once the attempt was recorded (refused at admission, failed or succeeded).
+        var settled = false
+    }
+
+    private let state = Mutex(State())
+
+    var counted: Counted? { state.withLock { $0.counted } }
+
+    func admitted(_ counted: Counted) {
+        state.withLock { $0.counted = counted }
+    }
+
+    /// Marks the attempt recorded; returns false if it already was.
+    func settle() -> Bool {
+        state.withLock { state in
+            defer { state.settled = true }
+            return !state.settled
+        }
+    }
+}
+
 /// Applies the brute-force policy around Login and records every attempt with its security event.
 ///
 /// Login calls ``admit(_:)`` before it looks at the password, then exactly one of
-/// ``recordFailure(_:reason:userID:)`` or ``recordSuccess(_:session:effects:)``.
+/// ``recordFailure(_:reason:userID:)`` or ``recordSuccess(_:session:effects:)``. If ``admit(_:)`` throws, the
+/// refused attempt is already recorded (a later ``recordFailure(_:reason:userID:)`` with the same context does
+/// nothing).
+///
+/// Counting happens before the password check and atomically in the store, so N concurrent wrong guesses get N
+/// distinct counts: only those within the threshold reach the password check, the attempt that reaches it locks
+/// the email (or blocks the IP key) when it fails, and the rest are refused unchecked. Failures are counted per
+/// normalised email and per IP key (IPv4 address, IPv6 /64; allow-listed addresses are not counted):
+/// - a success resets the email's counter and un-counts its IP attempt (the store keeps a success counter
+///   beside the IP's attempt counter: failures = attempts - successes);
+/// - a lock resets the email's counter, so each lock period starts with a full allowance again;
+/// - the IP counters are keyed by the number of blocks the key ever had, so a new block (automatic or manual)
+///   starts them afresh and failures from before a lifted or expired block never count again.
+/// Refused attempts (locked, blocked, rate limited) are recorded without counting; only when concurrent
+/// attempts race past a threshold can a refused one leave its pre-counted failure behind.
 public struct LoginGuard: Sendable {
     let store: any ClassyStoreProtocol
     let clock: any WallClock
+    /// The thresholds, windows, escalation and allow-list applied.
+    public let policy: BruteForcePolicy
+    let logger: Logger
 
-    public init(store: any ClassyStoreProtocol, clock: any WallClock) {
+    /// Creates a guard.
+    ///
+    /// - Parameters:
+    ///   - store: where counters, locks, blocks and attempts live.
+    ///   - clock: the wall clock.
+    ///   - policy: the brute-force policy (DESIGN.md defaults).
+    ///   - logger: where locks and blocks are logged.
+    public init(
+        store: any ClassyStoreProtocol,
+        clock: any WallClock,
+        policy: BruteForcePolicy = BruteForcePolicy(),
+        logger: Logger = Logger(label: "classy.auth.login-guard")
+    ) {
         self.store = store
         self.clock = clock
+        self.policy = policy
+        self.logger = logger
     }
 
     /// Lets an attempt proceed to the password check, or refuses it.
-    public func admit(_ context: LoginContext) async throws {}
+    ///
+    /// Throws PERMISSION_DENIED / IP_BLOCKED when the IP key is blocked, RESOURCE_EXHAUSTED / ACCOUNT_LOCKED
+    /// (with RetryInfo) when the email is locked or concurrent failures already reached its threshold; the
+    /// refused attempt is recorded. Otherwise counts the attempt as a failure until its outcome says otherwise.
+    public func admit(_ context: LoginContext) async throws {
+        let now = clock.now()
+        let email = EmailNormalization.normalize(context.email)
+        let ipKey = countedIPKey(context.ipAddress)
+        // The block epoch is read before the block check: a block made in between is then seen by the check.
+        let epoch = try await ipKey.asyncMap { try await store.blockCount(ipAddress: $0, since: .distantPast) }
+        if let ipKey, let block = try await store.activeBlock(ipAddress: ipKey, now: now) {
+            try await refuse(context, reason: .ipBlocked)
+            throw Self.ipBlockedError(block, now: now)
+        }
+        let lock = try await store.accountLock(email: email)
+        if let lock, let until = lock.lockedUntil, lock.isLocked(at: now) {
+            try await refuse(context, reason: .accountLocked)
+            throw Self.accountLockedError(until: until, now: now)
+        }
+        let counted = try await count(email: email, ipKey: ipKey, epoch: epoch, previousLock: lock, now: now)
+        switch policy.admission(emailFailures: counted.emailFailures, ipFailures: counted.ip?.failures) {
+        case .admit:
+            // A lock resets the email's counter, so a lock made since the check above must be looked for again:
+            // this attempt may have been counted on the fresh counter.
+            if let current = try await store.accountLock(email: email), let until = current.lockedUntil,
+                current.isLocked(at: now)
+            {
+                try await refuse(context, reason: .accountLocked)
+                throw Self.accountLockedError(until: until, now: now)
+            }
+            context.admission.admitted(counted)
+        case .overEmailLimit:
+            try await refuse(context, reason: .accountLocked)
+            let number = policy.nextLockNumber(
+                previousLockCount: lock?.lockCount, previousLockTime: lock?.lastLockTime, now: now
+            )
+            throw Self.accountLockedError(until: now.addingTimeInterval(policy.lockDuration(forLockNumber: number)), now: now)
+        case .overIPLimit:
+            try await refuse(context, reason: .ipBlocked)
+            let key = ipKey ?? context.ipAddress
+            let previous = try await store.blockCount(
+                ipAddress: key, since: now.addingTimeInterval(-policy.ip.permanenceWindow)
+            )
+            let length = policy.block(previousBlocksInWindow: previous)
+            throw Self.ipBlockedError(
+                BlockedIPRecord(
+                    ipAddress: key, reason: "too many failed logins", blockedUntil: length.until(now: now),
+                    permanent: length == .permanent, createTime: now
+                ),
+                now: now
+            )
+        }
+    }
 
     /// Records a failed attempt (and whatever the policy does about it).
+    ///
+    /// Only `.invalidCredentials` counts: when the attempt's failure reached the email's threshold the email is
+    /// locked (with an `account_locked` event, an audit entry and a notification to the account, if any), and
+    /// when it reached the IP key's threshold the key is blocked (escalating, permanent after repeated blocks).
+    /// Any other reason (a deactivated account with the right password) un-counts what admission counted.
     public func recordFailure(
         _ context: LoginContext,
         reason: Classy_Monitoring_V1_FailureReason,
         userID: String?
     ) async throws {
-        let attempt = attemptRecord(context, success: false, reason: reason, userID: userID, sessionID: nil)
+        guard context.admission.settle() else { return }
+        let now = clock.now()
+        let attempt = attemptRecord(context, success: false, reason: reason, userID: userID, sessionID: nil, time: now)
         try await store.recordLoginAttempt(attempt, effects: Self.event(for: attempt))
+        guard reason == .invalidCredentials else {
+            if let counted = context.admission.counted {
+                try await store.resetFailures(email: counted.email)
+                try await uncountIPAttempt(counted, now: now)
+            }
+            return
+        }
+        let counted: LoginAdmission.Counted
+        if let admitted = context.admission.counted {
+            counted = admitted
+        } else {
+            // Login did not call admit first: count now, so the failure still counts.
+            let email = EmailNormalization.normalize(context.email)
+            let lock = try await store.accountLock(email: email)
+            let ipKey = countedIPKey(context.ipAddress)
+            let epoch = try await ipKey.asyncMap { try await store.blockCount(ipAddress: $0, since: .distantPast) }
+            counted = try await count(email: email, ipKey: ipKey, epoch: epoch, previousLock: lock, now: now)
+        }
+        if policy.locksEmail(failures: counted.emailFailures) {
+            try await lock(counted, userID: userID, ipAddress: context.ipAddress, now: now)
+        }
+        if let ip = counted.ip, policy.blocksIP(failures: ip.failures) {
+            try await block(ip, now: now)
+        }
     }
 
     /// Stores the new session and the successful attempt in one transaction; returns the updated user.
+    ///
+    /// The store resets the email's failure counter in that transaction; the IP attempt counted at admission is
+    /// then un-counted.
     public func recordSuccess(
         _ context: LoginContext,
         session: SessionRecord,
         effects: StoreEffects
     ) async throws -> UserRecord {
-        let attempt = attemptRecord(context, success: true, reason: nil, userID: session.userID, sessionID: session.id)
-        return try await store.recordSuccessfulLogin(
+        _ = context.admission.settle()
+        let attempt = attemptRecord(
+            context, success: true, reason: nil, userID: session.userID, sessionID: session.id, time: clock.now()
+        )
+        let user = try await store.recordSuccessfulLogin(
             session: session, attempt: attempt, effects: Self.event(for: attempt).merging(effects)
         )
+        if let counted = context.admission.counted {
+            try await uncountIPAttempt(counted, now: attempt.time)
+        }
+        return user
+    }
+
+    /// Records an attempt refused before admission (IP blocked or rate limited by the request path) without
+    /// counting it.
+    public func recordRefusal(_ context: LoginContext, reason: Classy_Monitoring_V1_FailureReason) async throws {
+        try await refuse(context, reason: reason)
+    }
+
+    // MARK: - Errors
+
+    /// PERMISSION_DENIED / IP_BLOCKED for a block in force, with RetryInfo unless it is permanent.
+    public static func ipBlockedError(_ block: BlockedIPRecord, now: Date) -> ClassyError {
+        guard !block.permanent, let until = block.blockedUntil else {
+            return ClassyError(.ipBlocked, "requests from this address are blocked")
+        }
+        return ClassyError(
+            .ipBlocked, "requests from this address are blocked until \(Self.format(until))",
+            retryAfter: retryDelay(until.timeIntervalSince(now))
+        )
+    }
+
+    /// RESOURCE_EXHAUSTED / ACCOUNT_LOCKED with RetryInfo until the lock ends.
+    public static func accountLockedError(until: Date, now: Date) -> ClassyError {
+        ClassyError(
+            .accountLocked, "too many failed logins for this email: try again after \(Self.format(until))",
+            retryAfter: retryDelay(until.timeIntervalSince(now))
+        )
+    }
+
+    /// A RetryInfo delay: whole seconds, rounded up, at least one.
+    public static func retryDelay(_ interval: TimeInterval) -> Duration {
+        .seconds(Int64(max(1, interval.rounded(.up))))
+    }
+
+    private static func format(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+
+    // MARK: - Counting
+
+    /// The IP key failures from `ipAddress` count under, or nil (not an address, or allow-listed).
+    func countedIPKey(_ ipAddress: String) -> String? {
+        guard let address = IPAddress(ipAddress), !policy.isAllowListed(address) else { return nil }
+        return BruteForcePolicy.ipKey(for: address)
+    }
+
+    /// Pre-counts one failure for the email and the IP key, atomically per key; `epoch` is the number of blocks
+    /// the IP key ever had.
+    func count(email: String, ipKey: String?, epoch: Int?, previousLock: AccountLockRecord?, now: Date) async throws
+        -> LoginAdmission.Counted
+    {
+        var ipKeys: (attempts: String, successes: String)?
+        if let ipKey {
+            let epoch = epoch ?? 0
+            ipKeys = ("\(ipKey)#\(epoch)", "ok:\(ipKey)#\(epoch)")
+        }
+        let emailFailures: Int
+        var ipAttempts = 0
+        if policy.email.window == policy.ip.window {
+            let counts = try await store.recordLoginFailure(
+                email: email, ipKey: ipKeys?.attempts, window: policy.email.window, now: now, attempt: nil,
+                effects: .none
+            )
+            emailFailures = counts.email
+            ipAttempts = counts.ip
+        } else {
+            emailFailures = try await store.recordLoginFailure(
+                email: email, ipKey: nil, window: policy.email.window, now: now, attempt: nil, effects: .none
+            ).email
+            if let ipKeys {
+                ipAttempts = try await store.recordLoginFailure(
+                    email: nil, ipKey: ipKeys.attempts, window: policy.ip.window, now: now, attempt: nil,
+                    effects: .none
+                ).ip
+            }
+        }
+        var ip: LoginAdmission.IPCounters?
+        if let ipKey, let ipKeys {
+            var failures = ipAttempts
+            // Successes only matter once attempts alone reach the threshold.
+            if ipAttempts >= policy.ip.threshold {
+                let successes = try await store.loginFailureCounts(
+                    email: nil, ipKey: ipKeys.successes, window: policy.ip.window, now: now
+                ).ip
+                failures = max(1, ipAttempts - successes)
+            }
+            ip = .init(key: ipKey, failures: failures, attemptsKey: ipKeys.attempts, successesKey: ipKeys.successes)
+        }
+        return .init(email: email, emailFailures: emailFailures, previousLock: previousLock, ip: ip)
+    }
+
+    /// Takes back the IP attempt counted at admission (the attempt turned out not to be a counted failure).
+    func uncountIPAttempt(_ counted: LoginAdmission.Counted, now: Date) async throws {
+        guard let ip = counted.ip else { return }
+        _ = try await store.recordLoginFailure(
+            email: nil, ipKey: ip.successesKey, window: policy.ip.window, now: now, attempt: nil, effects: .none
+        )
+    }
+
+    // MARK: - Locks and blocks
+
+    func lock(_ counted: LoginAdmission.Counted, userID: String?, ipAddress: String, now: Date) async throws {
+        let number = policy.nextLockNumber(
+            previousLockCount: counted.previousLock?.lockCount,
+            previousLockTime: counted.previousLock?.lastLockTime,
+            now: now
+        )
+        let until = now.addingTimeInterval(policy.lockDuration(forLockNumber: number))
+        var effects = StoreEffects()
+        effects.event(
+            NewSecurityEvent(
+                .accountLocked(
+                    .with {
+                        $0.email = counted.email
+                        $0.userID = userID ?? ""
+                        $0.failedAttempts = Int32(clamping: counted.emailFailures)
+                        $0.lockedUntil = .init(date: until)
+                        $0.ipAddress = ipAddress
+                    }
+                ),
+                time: now
+            )
+        )
+        effects.auditWithEvent(
+            AuditEntryRecord(
+                action: "account.lock",
+                resourceType: "account",
+                resourceID: counted.email,
+                details: [
+                    "failed_attempts": "\(counted.emailFailures)",
+                    "locked_until": Self.format(until),
+                    "lock_number": "\(number)",
+                ],
+                ipAddress: ipAddress,
+                time: now
+            )
+        )
+        if let userID {
+            effects.notify(
+                NewNotification(
+                    userID: userID,
+                    kind: Classy_Users_V1_NotificationKind.accountLocked.storeValue,
+                    title: "Sign-in locked",
+                    body: "Too many failed sign-in attempts: signing in to your account is locked until "
+                        + "\(Self.format(until)).",
+                    data: ["locked_until": Self.format(until), "ip_address": ipAddress],
+                    createTime: now
+                )
+            )
+        }
+        let record = try await store.lockAccount(
+            email: counted.email, until: until, now: now,
+            escalationResetBefore: policy.escalationResetBefore(now: now), effects: effects
+        )
+        // Each lock period starts with a full allowance; the lock count keeps the escalation.
+        try await store.resetFailures(email: counted.email)
+        logger.notice(
+            "account locked",
+            metadata: ["email": "\(counted.email)", "until": "\(until)", "lock_count": "\(record.lockCount)"]
+        )
+    }
+
+    func block(_ ip: LoginAdmission.IPCounters, now: Date) async throws {
+        let previous = try await store.blockCount(
+            ipAddress: ip.key, since: now.addingTimeInterval(-policy.ip.permanenceWindow)
+        )
+        let length = policy.block(previousBlocksInWindow: previous)
+        let record = BlockedIPRecord(
+            ipAddress: ip.key,
+            reason: "\(ip.failures) failed logins within \(Int(policy.ip.window / 60)) min",
+            attempts: ip.failures,
+            blockedUntil: length.until(now: now),
+            permanent: length == .permanent,
+            createTime: now
+        )
+        var effects = StoreEffects()
+        effects.event(NewSecurityEvent(.ipBlocked(record.api), time: now))
+        var details = ["attempts": "\(ip.failures)", "block_number": "\(previous + 1)"]
+        details["blocked_until"] = record.blockedUntil.map(Self.format) ?? "permanent"
+        effects.auditWithEvent(
+            AuditEntryRecord(
+                action: "ip.block", resourceType: "ip", resourceID: ip.key, details: details, ipAddress: ip.key,
+                time: now
+            )
+        )
+        _ = try await store.blockIP(record, effects: effects)
+        logger.notice(
+            "ip blocked",
+            metadata: ["ip": "\(ip.key)", "until": "\(record.blockedUntil.map { "\($0)" } ?? "permanent")"]
+        )
+    }
+
+    // MARK: - Attempts
+
+    func refuse(_ context: LoginContext, reason: Classy_Monitoring_V1_FailureReason) async throws {
+        guard context.admission.settle() else { return }
+        let userID = try await store.user(email: context.email)?.id
+        let attempt = attemptRecord(
+            context, success: false, reason: reason, userID: userID, sessionID: nil, time: clock.now()
+        )
+        try await store.recordLoginAttempt(attempt, effects: Self.event(for: attempt))
     }
 
     func attemptRecord(
@@ -65,7 +446,8 @@ public struct LoginGuard: Sendable {
         success: Bool,
         reason: Classy_Monitoring_V1_FailureReason?,
         userID: String?,
-        sessionID: String?
+        sessionID: String?,
+        time: Date
     ) -> LoginAttemptRecord {
         LoginAttemptRecord(
             email: context.email,
@@ -76,11 +458,29 @@ public struct LoginGuard: Sendable {
             sessionID: sessionID,
             userAgent: context.userAgent,
             deviceName: context.deviceName,
-            time: clock.now()
+            time: time
         )
     }
 
     static func event(for attempt: LoginAttemptRecord) -> StoreEffects {
         StoreEffects(events: [NewSecurityEvent(.loginAttempt(attempt.api), time: attempt.time)])
+    }
+}
+
+extension BruteForcePolicy.BlockLength {
+    /// When a block of this length made at `now` ends; nil when permanent.
+    func until(now: Date) -> Date? {
+        switch self {
+        case .temporary(let length): now.addingTimeInterval(length)
+        case .permanent: nil
+        }
+    }
+}
+
+extension Optional {
+    /// The async-transformed value, or nil.
+    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
     }
 }

@@ -28,6 +28,14 @@ public final class ClassyServerRuntime: Service, Sendable {
     public let seedOutcome: PrimaryAdminSeeder.Outcome
     /// The wall clock.
     public let clock: any WallClock
+    /// Fans committed security events out to StreamSecurityEvents subscribers.
+    public let eventHub: EventHub
+    /// The users service (its notification streams end at shutdown).
+    private let users: UsersService
+    /// The IP blocks in force, for the request path.
+    let ipBlocks: IPBlockCache
+    /// Deletes old login attempts.
+    let retentionJob: LoginAttemptRetentionJob
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let transport: HTTP2ServerTransport.Posix
     private let logger: Logger
@@ -69,6 +77,21 @@ public final class ClassyServerRuntime: Service, Sendable {
             try? await store.close()
             throw error
         }
+        let hub = EventHub(log: store, bufferSize: configuration.streamBufferSize, logger: logger)
+        let ipBlocks = IPBlockCache(store: store, clock: clock, policy: configuration.bruteForce, logger: logger)
+        do {
+            try await hub.prime()
+            try await ipBlocks.reload()
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        self.eventHub = hub
+        self.ipBlocks = ipBlocks
+        self.retentionJob = LoginAttemptRetentionJob(
+            store: store, clock: clock, retention: configuration.loginAttemptRetention,
+            interval: configuration.retentionInterval, logger: logger
+        )
         self.transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),
             transportSecurity: try Self.transportSecurity(configuration.tls),
@@ -78,8 +101,11 @@ public final class ClassyServerRuntime: Service, Sendable {
             }
         )
         let interceptors = Self.interceptors(
-            configuration: configuration, tokens: tokens, store: store, clock: clock, logger: logger
+            configuration: configuration, tokens: tokens, store: store, clock: clock, logger: logger,
+            ipBlocks: ipBlocks
         )
+        let users = UsersService(store: store, clock: clock, passwordHasher: self.passwordHasher, logger: logger)
+        self.users = users
         self.server = GRPCServer(
             transport: transport,
             services: [
@@ -88,23 +114,41 @@ public final class ClassyServerRuntime: Service, Sendable {
                     store: store, tokens: tokens, passwordHasher: self.passwordHasher, clock: clock,
                     configuration: AuthConfiguration(server: configuration), logger: logger
                 ),
-                UsersService(store: store, clock: clock, passwordHasher: self.passwordHasher, logger: logger),
-                MonitoringService(store: store, clock: clock, logger: logger),
+                users,
+                MonitoringService(
+                    store: store, clock: clock, logger: logger, hub: hub,
+                    configuration: MonitoringConfiguration(server: configuration),
+                    blocksChanged: { [logger] in
+                        do { try await ipBlocks.reload() } catch {
+                            logger.warning("could not reload IP blocks", metadata: ["error": "\(error)"])
+                        }
+                    }
+                ),
             ],
             interceptorPipeline: interceptors
         )
     }
 
-    /// The request path of DESIGN.md, in order: request id + logging, authentication,
-    /// authorization, idempotency replay, error mapping (innermost, around the handler).
+    /// The request path of DESIGN.md, in order: request id + logging, IP block check, rate limit (unless
+    /// `rateLimitEnabled` is off), authentication, authorization, idempotency replay, error mapping (innermost,
+    /// around the handler).
+    ///
+    /// `ipBlocks` is the server's block cache (loaded and followed by ``run()``); nil gives an empty one that
+    /// nothing refreshes, for tests of the other interceptors.
     static func interceptors(
         configuration: ServerConfiguration,
         tokens: TokenService,
         store: any ClassyStoreProtocol,
         clock: any WallClock,
-        logger: Logger
+        logger: Logger,
+        ipBlocks: IPBlockCache? = nil
     ) -> [ConditionalInterceptor<any ServerInterceptor>] {
-        [
+        let refusals = LoginRefusalRecorder(
+            loginGuard: LoginGuard(store: store, clock: clock, policy: configuration.bruteForce, logger: logger),
+            logger: logger
+        )
+        let blocks = ipBlocks ?? IPBlockCache(store: store, clock: clock, policy: configuration.bruteForce, logger: logger)
+        var pipeline: [ConditionalInterceptor<any ServerInterceptor>] = [
             .apply(
                 RequestIDInterceptor(
                     resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
@@ -112,6 +156,13 @@ public final class ClassyServerRuntime: Service, Sendable {
                 ),
                 to: .all
             ),
+            .apply(IPBlockInterceptor(blocks: blocks, refusals: refusals, clock: clock), to: .all),
+        ]
+        if configuration.rateLimitEnabled {
+            let limiter = RateLimiter(limits: configuration.rateLimits, clock: clock)
+            pipeline.append(.apply(RateLimitInterceptor(limiter: limiter, refusals: refusals), to: .all))
+        }
+        return pipeline + [
             .apply(
                 AuthenticationInterceptor(
                     authenticator: AccessTokenAuthenticator(tokens: tokens, store: store, clock: clock)
@@ -149,7 +200,22 @@ public final class ClassyServerRuntime: Service, Sendable {
                         try await self.reloadSigningKeysPeriodically()
                         return false
                     }
-                    // serve() returns after a graceful shutdown; the key reloader never returns by itself.
+                    let hub = self.eventHub
+                    let ipBlocks = self.ipBlocks
+                    let retentionJob = self.retentionJob
+                    group.addTask {
+                        try await hub.run()
+                        return false
+                    }
+                    group.addTask {
+                        try await ipBlocks.run(hub: hub)
+                        return false
+                    }
+                    group.addTask {
+                        try await retentionJob.run()
+                        return false
+                    }
+                    // serve() returns after a graceful shutdown; the other tasks run until cancelled.
                     while let served = try await group.next() {
                         if served { break }
                     }
@@ -158,6 +224,9 @@ public final class ClassyServerRuntime: Service, Sendable {
             } onGracefulShutdown: {
                 health.setAll(.notServing)
                 health.finishWatchers()
+                // Security-event streams end cleanly, so draining in-flight RPCs can finish.
+                self.eventHub.finish()
+                self.users.finishNotificationStreams()
                 server.beginGracefulShutdown()
             }
         } catch {

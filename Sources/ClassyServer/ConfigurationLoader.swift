@@ -27,13 +27,31 @@ import SystemPackage
 /// | `log_format` | `text`, `json` | `text` |
 /// | `metrics_port` | integer 1...65535 | off |
 /// | `max_request_bytes` | integer 1024...16777216 | `65536` |
+/// | `ip_allow_list` | comma-separated CIDRs never counted nor blocked | none |
+/// | `lockout_threshold` | integer 1...1000: failed logins per email that lock it | `5` |
+/// | `lockout_window_seconds` | integer 1...86400: window they are counted in | `900` |
+/// | `lockout_seconds` | integer 1...604800: first lock, doubling per further lock | `60` |
+/// | `lockout_max_seconds` | integer 1...604800: longest lock | `3600` |
+/// | `ip_block_threshold` | integer 1...100000: failed logins per IP (IPv6 /64) that block it | `20` |
+/// | `ip_block_window_seconds` | integer 1...86400: window they are counted in | `900` |
+/// | `ip_block_seconds` | integer 1...2592000: first block, doubling per further block | `900` |
+/// | `ip_block_max_seconds` | integer 1...2592000: longest temporary block | `86400` |
+/// | `ip_block_permanent_after` | integer 0...1000: the block number within 24 h that is permanent (0: never) | `5` |
+/// | `login_attempt_retention_days` | integer 1...3650 | `30` |
+/// | `rate_limit_credentials` | `RATE/BURST` (per second) for Register, Login, Refresh, IssueServiceToken | `10/30` |
+/// | `rate_limit_standard` | `RATE/BURST` (per second) for every other RPC but Health | `100/200` |
+/// | `stream_heartbeat_seconds` | integer 1...3600 | `15` |
+/// | `stream_buffer_size` | integer 16...1000000: events a stream subscriber may fall behind | `1024` |
 /// | `config` | path of a JSON config file (flag or environment only) | none |
 public struct ConfigurationLoader: Sendable {
     /// Every key, in the order of the table above.
     public static let keys = [
         "host", "port", "database_url", "admin_email", "admin_password", "registration", "trusted_proxies",
         "refresh_grace_seconds", "rate_limit", "tls_cert", "tls_key", "tls_client_ca", "log_level", "log_format",
-        "metrics_port", "max_request_bytes",
+        "metrics_port", "max_request_bytes", "ip_allow_list", "lockout_threshold", "lockout_window_seconds",
+        "lockout_seconds", "lockout_max_seconds", "ip_block_threshold", "ip_block_window_seconds", "ip_block_seconds",
+        "ip_block_max_seconds", "ip_block_permanent_after", "login_attempt_retention_days", "rate_limit_credentials",
+        "rate_limit_standard", "stream_heartbeat_seconds", "stream_buffer_size",
     ]
 
     private let flags: [String: String]
@@ -205,7 +223,61 @@ private struct Reader {
             config.metricsPort = metricsPort == 0 ? nil : metricsPort
         }
         if let size = try int("max_request_bytes", in: 1024...16_777_216) { config.maxRequestBytes = size }
+        try security(&config)
         return config
+    }
+
+    /// The brute-force, rate-limit, retention and stream keys.
+    func security(_ config: inout ServerConfiguration) throws(ConfigurationError) {
+        if let list = try networks("ip_allow_list") { config.bruteForce.allowList = list }
+        if let value = try int("lockout_threshold", in: 1...1000) { config.bruteForce.email.threshold = value }
+        if let value = try int("lockout_window_seconds", in: 1...86400) {
+            config.bruteForce.email.window = TimeInterval(value)
+        }
+        if let value = try int("lockout_seconds", in: 1...604_800) { config.bruteForce.email.baseLock = TimeInterval(value) }
+        if let value = try int("lockout_max_seconds", in: 1...604_800) {
+            config.bruteForce.email.maxLock = TimeInterval(value)
+        }
+        if let value = try int("ip_block_threshold", in: 1...100_000) { config.bruteForce.ip.threshold = value }
+        if let value = try int("ip_block_window_seconds", in: 1...86400) {
+            config.bruteForce.ip.window = TimeInterval(value)
+        }
+        if let value = try int("ip_block_seconds", in: 1...2_592_000) { config.bruteForce.ip.baseBlock = TimeInterval(value) }
+        if let value = try int("ip_block_max_seconds", in: 1...2_592_000) {
+            config.bruteForce.ip.maxBlock = TimeInterval(value)
+        }
+        if let value = try int("ip_block_permanent_after", in: 0...1000) { config.bruteForce.ip.permanentAfter = value }
+        if let days = try int("login_attempt_retention_days", in: 1...3650) {
+            config.loginAttemptRetention = TimeInterval(days) * 86400
+        }
+        if let bucket = try bucket("rate_limit_credentials") { config.rateLimits.credentials = bucket }
+        if let bucket = try bucket("rate_limit_standard") { config.rateLimits.standard = bucket }
+        if let seconds = try int("stream_heartbeat_seconds", in: 1...3600) {
+            config.streamHeartbeatInterval = .seconds(seconds)
+        }
+        if let size = try int("stream_buffer_size", in: 16...1_000_000) { config.streamBufferSize = size }
+    }
+
+    func networks(_ key: String) throws(ConfigurationError) -> [IPNetwork]? {
+        guard let (list, name) = try raw(key) else { return nil }
+        return try list.split(separator: ",").map { item throws(ConfigurationError) in
+            let text = item.trimmingCharacters(in: .whitespaces)
+            guard let network = IPNetwork(text) else {
+                throw ConfigurationError("\(name): '\(text)' is not an IP address or CIDR range")
+            }
+            return network
+        }
+    }
+
+    func bucket(_ key: String) throws(ConfigurationError) -> RateLimiter.Bucket? {
+        guard let (value, name) = try raw(key) else { return nil }
+        let parts = value.split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, let rate = Double(parts[0]), let burst = Double(parts[1]), rate > 0, rate <= 1_000_000,
+            burst >= 1, burst <= 1_000_000
+        else {
+            throw ConfigurationError("\(name): '\(value)' is not RATE/BURST (for example 10/30)")
+        }
+        return RateLimiter.Bucket(rate: rate, burst: burst)
     }
 
     static func database(_ url: String, name: String) throws(ConfigurationError) -> ServerConfiguration.Database {

@@ -1,4 +1,5 @@
 import ClassyAuth
+import ClassyMonitoring
 import Foundation
 
 extension AuthConfiguration {
@@ -8,5 +9,15 @@ extension AuthConfiguration {
             registrationOpen: server.registration == .open,
             refreshGrace: TimeInterval(server.refreshGraceSeconds)
         )
+        bruteForce = server.bruteForce
+    }
+}
+
+extension MonitoringConfiguration {
+    /// The MonitoringService settings of a server configuration.
+    public init(server: ServerConfiguration) {
+        self.init()
+        heartbeatInterval = server.streamHeartbeatInterval
+        allowList = server.bruteForce.allowList
     }
 }

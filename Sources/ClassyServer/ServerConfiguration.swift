@@ -92,6 +92,18 @@ public struct ServerConfiguration: Sendable {
     public var maxConcurrentStreams = 256
     /// JWT `iss` and `aud`.
     public var tokenIssuer = "classy"
+    /// Brute-force thresholds, windows, escalation and the IP allow-list (DESIGN.md "Security policy").
+    public var bruteForce = BruteForcePolicy()
+    /// Token buckets per client IP and RPC family (applied when ``rateLimitEnabled``).
+    public var rateLimits = RateLimiter.Limits()
+    /// How long login attempts are kept.
+    public var loginAttemptRetention: TimeInterval = 30 * 24 * 3600
+    /// How often old login attempts are deleted.
+    public var retentionInterval: Duration = .seconds(3600)
+    /// How often StreamSecurityEvents sends a heartbeat.
+    public var streamHeartbeatInterval: Duration = .seconds(15)
+    /// How many events a security-event subscriber may fall behind before it is ended.
+    public var streamBufferSize = 1024
 
     public init() {}
 }

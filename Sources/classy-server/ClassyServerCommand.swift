@@ -42,6 +42,21 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Port of the Prometheus endpoint; off if absent (CLASSY_METRICS_PORT).") var metricsPort: String?
     @Option(help: "Largest accepted request message in bytes (CLASSY_MAX_REQUEST_BYTES).") var maxRequestBytes: String?
     @Option(help: "JSON config file (CLASSY_CONFIG).") var config: String?
+    @Option(help: "CLASSY_IP_ALLOW_LIST (see the README).") var ipAllowList: String?
+    @Option(help: "CLASSY_LOCKOUT_THRESHOLD (see the README).") var lockoutThreshold: String?
+    @Option(help: "CLASSY_LOCKOUT_WINDOW_SECONDS (see the README).") var lockoutWindowSeconds: String?
+    @Option(help: "CLASSY_LOCKOUT_SECONDS (see the README).") var lockoutSeconds: String?
+    @Option(help: "CLASSY_LOCKOUT_MAX_SECONDS (see the README).") var lockoutMaxSeconds: String?
+    @Option(help: "CLASSY_IP_BLOCK_THRESHOLD (see the README).") var ipBlockThreshold: String?
+    @Option(help: "CLASSY_IP_BLOCK_WINDOW_SECONDS (see the README).") var ipBlockWindowSeconds: String?
+    @Option(help: "CLASSY_IP_BLOCK_SECONDS (see the README).") var ipBlockSeconds: String?
+    @Option(help: "CLASSY_IP_BLOCK_MAX_SECONDS (see the README).") var ipBlockMaxSeconds: String?
+    @Option(help: "CLASSY_IP_BLOCK_PERMANENT_AFTER (see the README).") var ipBlockPermanentAfter: String?
+    @Option(help: "CLASSY_LOGIN_ATTEMPT_RETENTION_DAYS (see the README).") var loginAttemptRetentionDays: String?
+    @Option(help: "CLASSY_RATE_LIMIT_CREDENTIALS (see the README).") var rateLimitCredentials: String?
+    @Option(help: "CLASSY_RATE_LIMIT_STANDARD (see the README).") var rateLimitStandard: String?
+    @Option(help: "CLASSY_STREAM_HEARTBEAT_SECONDS (see the README).") var streamHeartbeatSeconds: String?
+    @Option(help: "CLASSY_STREAM_BUFFER_SIZE (see the README).") var streamBufferSize: String?
 
     var flags: [String: String] {
         let pairs: [(String, String?)] = [
@@ -50,6 +65,21 @@ struct ConfigurationOptions: ParsableArguments {
             ("refresh_grace_seconds", refreshGraceSeconds), ("rate_limit", rateLimit), ("tls_cert", tlsCert),
             ("tls_key", tlsKey), ("tls_client_ca", tlsClientCa), ("log_level", logLevel), ("log_format", logFormat),
             ("metrics_port", metricsPort), ("max_request_bytes", maxRequestBytes), ("config", config),
+            ("ip_allow_list", ipAllowList),
+            ("lockout_threshold", lockoutThreshold),
+            ("lockout_window_seconds", lockoutWindowSeconds),
+            ("lockout_seconds", lockoutSeconds),
+            ("lockout_max_seconds", lockoutMaxSeconds),
+            ("ip_block_threshold", ipBlockThreshold),
+            ("ip_block_window_seconds", ipBlockWindowSeconds),
+            ("ip_block_seconds", ipBlockSeconds),
+            ("ip_block_max_seconds", ipBlockMaxSeconds),
+            ("ip_block_permanent_after", ipBlockPermanentAfter),
+            ("login_attempt_retention_days", loginAttemptRetentionDays),
+            ("rate_limit_credentials", rateLimitCredentials),
+            ("rate_limit_standard", rateLimitStandard),
+            ("stream_heartbeat_seconds", streamHeartbeatSeconds),
+            ("stream_buffer_size", streamBufferSize),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }
@@ -117,7 +147,10 @@ struct Serve: AsyncParsableCommand {
             )
             Task {
                 if let address = try? await runtime.listeningAddress {
-                    print("classy-server listening on \(address)")
+                    let shown =
+                        address.ipv4.map { "\($0.host):\($0.port)" } ?? address.ipv6.map { "[\($0.host)]:\($0.port)" }
+                        ?? "\(address)"
+                    print("classy-server listening on \(shown)")
                     fflush(nil)
                 }
             }

@@ -5,6 +5,6 @@ struct ClassyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "classy-bench",
         abstract: "Load generators and benchmark scenarios for Classy Book (build with -c release).",
-        subcommands: []
+        subcommands: [RPCBenchmark.self, FanoutBenchmark.self]
     )
 }

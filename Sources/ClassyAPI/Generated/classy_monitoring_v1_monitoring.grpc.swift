@@ -237,9 +237,11 @@ extension Classy_Monitoring_V1_MonitoringService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Blocks an address or CIDR range, for a duration or permanently. Audited.
-        /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration); FAILED_PRECONDITION /
-        /// > IP_ALLOW_LISTED (the range is allow-listed).
+        /// > Blocks an address or CIDR range, for a duration or permanently; an active block of the same
+        /// > address or range is replaced. Every RPC from inside it (Health excepted) then answers
+        /// > PERMISSION_DENIED / IP_BLOCKED. Audited, with an ip_blocked event.
+        /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration, reason); FAILED_PRECONDITION /
+        /// > IP_ALLOW_LISTED (the range overlaps the allow-list).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Classy_Monitoring_V1_BlockIPRequest` messages.
@@ -257,8 +259,9 @@ extension Classy_Monitoring_V1_MonitoringService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lifts a block of an address or CIDR range. Audited. Errors: NOT_FOUND / NOT_FOUND (no
-        /// > active block).
+        /// > Lifts the active block of an address or CIDR range, named as ListBlockedIPs shows it. Audited,
+        /// > with an ip_unblocked event. Errors: NOT_FOUND / NOT_FOUND (no active block of exactly that
+        /// > address or range).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Classy_Monitoring_V1_UnblockIPRequest` messages.
@@ -316,7 +319,9 @@ extension Classy_Monitoring_V1_MonitoringService {
         /// > Streams security events: replays every persisted event with a sequence greater than
         /// > after_sequence (if set), then continues live with no gap and no duplicate. Heartbeats every
         /// > 15 s; metrics snapshots every metrics_interval if set. A subscriber too slow to keep up is
-        /// > ended with RESOURCE_EXHAUSTED and resumes from its last sequence.
+        /// > ended with RESOURCE_EXHAUSTED / STREAM_OVERFLOW and resumes from its last sequence. Server
+        /// > shutdown ends streams with OK. Errors: INVALID_ARGUMENT / INVALID_FIELD (types holds
+        /// > SECURITY_EVENT_TYPE_UNSPECIFIED or an unknown value).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Classy_Monitoring_V1_StreamSecurityEventsRequest` messages.
@@ -403,9 +408,11 @@ extension Classy_Monitoring_V1_MonitoringService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Blocks an address or CIDR range, for a duration or permanently. Audited.
-        /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration); FAILED_PRECONDITION /
-        /// > IP_ALLOW_LISTED (the range is allow-listed).
+        /// > Blocks an address or CIDR range, for a duration or permanently; an active block of the same
+        /// > address or range is replaced. Every RPC from inside it (Health excepted) then answers
+        /// > PERMISSION_DENIED / IP_BLOCKED. Audited, with an ip_blocked event.
+        /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration, reason); FAILED_PRECONDITION /
+        /// > IP_ALLOW_LISTED (the range overlaps the allow-list).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Monitoring_V1_BlockIPRequest` message.
@@ -423,8 +430,9 @@ extension Classy_Monitoring_V1_MonitoringService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lifts a block of an address or CIDR range. Audited. Errors: NOT_FOUND / NOT_FOUND (no
-        /// > active block).
+        /// > Lifts the active block of an address or CIDR range, named as ListBlockedIPs shows it. Audited,
+        /// > with an ip_unblocked event. Errors: NOT_FOUND / NOT_FOUND (no active block of exactly that
+        /// > address or range).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Monitoring_V1_UnblockIPRequest` message.
@@ -482,7 +490,9 @@ extension Classy_Monitoring_V1_MonitoringService {
         /// > Streams security events: replays every persisted event with a sequence greater than
         /// > after_sequence (if set), then continues live with no gap and no duplicate. Heartbeats every
         /// > 15 s; metrics snapshots every metrics_interval if set. A subscriber too slow to keep up is
-        /// > ended with RESOURCE_EXHAUSTED and resumes from its last sequence.
+        /// > ended with RESOURCE_EXHAUSTED / STREAM_OVERFLOW and resumes from its last sequence. Server
+        /// > shutdown ends streams with OK. Errors: INVALID_ARGUMENT / INVALID_FIELD (types holds
+        /// > SECURITY_EVENT_TYPE_UNSPECIFIED or an unknown value).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Monitoring_V1_StreamSecurityEventsRequest` message.
@@ -567,9 +577,11 @@ extension Classy_Monitoring_V1_MonitoringService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Blocks an address or CIDR range, for a duration or permanently. Audited.
-        /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration); FAILED_PRECONDITION /
-        /// > IP_ALLOW_LISTED (the range is allow-listed).
+        /// > Blocks an address or CIDR range, for a duration or permanently; an active block of the same
+        /// > address or range is replaced. Every RPC from inside it (Health excepted) then answers
+        /// > PERMISSION_DENIED / IP_BLOCKED. Audited, with an ip_blocked event.
+        /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration, reason); FAILED_PRECONDITION /
+        /// > IP_ALLOW_LISTED (the range overlaps the allow-list).
         ///
         /// - Parameters:
         ///   - request: A `Classy_Monitoring_V1_BlockIPRequest` message.
@@ -587,8 +599,9 @@ extension Classy_Monitoring_V1_MonitoringService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lifts a block of an address or CIDR range. Audited. Errors: NOT_FOUND / NOT_FOUND (no
-        /// > active block).
+        /// > Lifts the active block of an address or CIDR range, named as ListBlockedIPs shows it. Audited,
+        /// > with an ip_unblocked event. Errors: NOT_FOUND / NOT_FOUND (no active block of exactly that
+        /// > address or range).
         ///
         /// - Parameters:
         ///   - request: A `Classy_Monitoring_V1_UnblockIPRequest` message.
@@ -646,7 +659,9 @@ extension Classy_Monitoring_V1_MonitoringService {
         /// > Streams security events: replays every persisted event with a sequence greater than
         /// > after_sequence (if set), then continues live with no gap and no duplicate. Heartbeats every
         /// > 15 s; metrics snapshots every metrics_interval if set. A subscriber too slow to keep up is
-        /// > ended with RESOURCE_EXHAUSTED and resumes from its last sequence.
+        /// > ended with RESOURCE_EXHAUSTED / STREAM_OVERFLOW and resumes from its last sequence. Server
+        /// > shutdown ends streams with OK. Errors: INVALID_ARGUMENT / INVALID_FIELD (types holds
+        /// > SECURITY_EVENT_TYPE_UNSPECIFIED or an unknown value).
         ///
         /// - Parameters:
         ///   - request: A `Classy_Monitoring_V1_StreamSecurityEventsRequest` message.
@@ -1050,9 +1065,11 @@ extension Classy_Monitoring_V1_MonitoringService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Blocks an address or CIDR range, for a duration or permanently. Audited.
-        /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration); FAILED_PRECONDITION /
-        /// > IP_ALLOW_LISTED (the range is allow-listed).
+        /// > Blocks an address or CIDR range, for a duration or permanently; an active block of the same
+        /// > address or range is replaced. Every RPC from inside it (Health excepted) then answers
+        /// > PERMISSION_DENIED / IP_BLOCKED. Audited, with an ip_blocked event.
+        /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration, reason); FAILED_PRECONDITION /
+        /// > IP_ALLOW_LISTED (the range overlaps the allow-list).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Monitoring_V1_BlockIPRequest` message.
@@ -1075,8 +1092,9 @@ extension Classy_Monitoring_V1_MonitoringService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lifts a block of an address or CIDR range. Audited. Errors: NOT_FOUND / NOT_FOUND (no
-        /// > active block).
+        /// > Lifts the active block of an address or CIDR range, named as ListBlockedIPs shows it. Audited,
+        /// > with an ip_unblocked event. Errors: NOT_FOUND / NOT_FOUND (no active block of exactly that
+        /// > address or range).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Monitoring_V1_UnblockIPRequest` message.
@@ -1149,7 +1167,9 @@ extension Classy_Monitoring_V1_MonitoringService {
         /// > Streams security events: replays every persisted event with a sequence greater than
         /// > after_sequence (if set), then continues live with no gap and no duplicate. Heartbeats every
         /// > 15 s; metrics snapshots every metrics_interval if set. A subscriber too slow to keep up is
-        /// > ended with RESOURCE_EXHAUSTED and resumes from its last sequence.
+        /// > ended with RESOURCE_EXHAUSTED / STREAM_OVERFLOW and resumes from its last sequence. Server
+        /// > shutdown ends streams with OK. Errors: INVALID_ARGUMENT / INVALID_FIELD (types holds
+        /// > SECURITY_EVENT_TYPE_UNSPECIFIED or an unknown value).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Monitoring_V1_StreamSecurityEventsRequest` message.
@@ -1297,9 +1317,11 @@ extension Classy_Monitoring_V1_MonitoringService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Blocks an address or CIDR range, for a duration or permanently. Audited.
-        /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration); FAILED_PRECONDITION /
-        /// > IP_ALLOW_LISTED (the range is allow-listed).
+        /// > Blocks an address or CIDR range, for a duration or permanently; an active block of the same
+        /// > address or range is replaced. Every RPC from inside it (Health excepted) then answers
+        /// > PERMISSION_DENIED / IP_BLOCKED. Audited, with an ip_blocked event.
+        /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration, reason); FAILED_PRECONDITION /
+        /// > IP_ALLOW_LISTED (the range overlaps the allow-list).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Monitoring_V1_BlockIPRequest` message.
@@ -1333,8 +1355,9 @@ extension Classy_Monitoring_V1_MonitoringService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lifts a block of an address or CIDR range. Audited. Errors: NOT_FOUND / NOT_FOUND (no
-        /// > active block).
+        /// > Lifts the active block of an address or CIDR range, named as ListBlockedIPs shows it. Audited,
+        /// > with an ip_unblocked event. Errors: NOT_FOUND / NOT_FOUND (no active block of exactly that
+        /// > address or range).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Monitoring_V1_UnblockIPRequest` message.
@@ -1440,7 +1463,9 @@ extension Classy_Monitoring_V1_MonitoringService {
         /// > Streams security events: replays every persisted event with a sequence greater than
         /// > after_sequence (if set), then continues live with no gap and no duplicate. Heartbeats every
         /// > 15 s; metrics snapshots every metrics_interval if set. A subscriber too slow to keep up is
-        /// > ended with RESOURCE_EXHAUSTED and resumes from its last sequence.
+        /// > ended with RESOURCE_EXHAUSTED / STREAM_OVERFLOW and resumes from its last sequence. Server
+        /// > shutdown ends streams with OK. Errors: INVALID_ARGUMENT / INVALID_FIELD (types holds
+        /// > SECURITY_EVENT_TYPE_UNSPECIFIED or an unknown value).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Classy_Monitoring_V1_StreamSecurityEventsRequest` message.
@@ -1566,9 +1591,11 @@ extension Classy_Monitoring_V1_MonitoringService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Blocks an address or CIDR range, for a duration or permanently. Audited.
-    /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration); FAILED_PRECONDITION /
-    /// > IP_ALLOW_LISTED (the range is allow-listed).
+    /// > Blocks an address or CIDR range, for a duration or permanently; an active block of the same
+    /// > address or range is replaced. Every RPC from inside it (Health excepted) then answers
+    /// > PERMISSION_DENIED / IP_BLOCKED. Audited, with an ip_blocked event.
+    /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration, reason); FAILED_PRECONDITION /
+    /// > IP_ALLOW_LISTED (the range overlaps the allow-list).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Classy_Monitoring_V1_BlockIPRequest` message.
@@ -1597,8 +1624,9 @@ extension Classy_Monitoring_V1_MonitoringService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lifts a block of an address or CIDR range. Audited. Errors: NOT_FOUND / NOT_FOUND (no
-    /// > active block).
+    /// > Lifts the active block of an address or CIDR range, named as ListBlockedIPs shows it. Audited,
+    /// > with an ip_unblocked event. Errors: NOT_FOUND / NOT_FOUND (no active block of exactly that
+    /// > address or range).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Classy_Monitoring_V1_UnblockIPRequest` message.
@@ -1689,7 +1717,9 @@ extension Classy_Monitoring_V1_MonitoringService.ClientProtocol {
     /// > Streams security events: replays every persisted event with a sequence greater than
     /// > after_sequence (if set), then continues live with no gap and no duplicate. Heartbeats every
     /// > 15 s; metrics snapshots every metrics_interval if set. A subscriber too slow to keep up is
-    /// > ended with RESOURCE_EXHAUSTED and resumes from its last sequence.
+    /// > ended with RESOURCE_EXHAUSTED / STREAM_OVERFLOW and resumes from its last sequence. Server
+    /// > shutdown ends streams with OK. Errors: INVALID_ARGUMENT / INVALID_FIELD (types holds
+    /// > SECURITY_EVENT_TYPE_UNSPECIFIED or an unknown value).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Classy_Monitoring_V1_StreamSecurityEventsRequest` message.
@@ -1821,9 +1851,11 @@ extension Classy_Monitoring_V1_MonitoringService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Blocks an address or CIDR range, for a duration or permanently. Audited.
-    /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration); FAILED_PRECONDITION /
-    /// > IP_ALLOW_LISTED (the range is allow-listed).
+    /// > Blocks an address or CIDR range, for a duration or permanently; an active block of the same
+    /// > address or range is replaced. Every RPC from inside it (Health excepted) then answers
+    /// > PERMISSION_DENIED / IP_BLOCKED. Audited, with an ip_blocked event.
+    /// > Errors: INVALID_ARGUMENT / INVALID_FIELD (ip_address, duration, reason); FAILED_PRECONDITION /
+    /// > IP_ALLOW_LISTED (the range overlaps the allow-list).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1856,8 +1888,9 @@ extension Classy_Monitoring_V1_MonitoringService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lifts a block of an address or CIDR range. Audited. Errors: NOT_FOUND / NOT_FOUND (no
-    /// > active block).
+    /// > Lifts the active block of an address or CIDR range, named as ListBlockedIPs shows it. Audited,
+    /// > with an ip_unblocked event. Errors: NOT_FOUND / NOT_FOUND (no active block of exactly that
+    /// > address or range).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1960,7 +1993,9 @@ extension Classy_Monitoring_V1_MonitoringService.ClientProtocol {
     /// > Streams security events: replays every persisted event with a sequence greater than
     /// > after_sequence (if set), then continues live with no gap and no duplicate. Heartbeats every
     /// > 15 s; metrics snapshots every metrics_interval if set. A subscriber too slow to keep up is
-    /// > ended with RESOURCE_EXHAUSTED and resumes from its last sequence.
+    /// > ended with RESOURCE_EXHAUSTED / STREAM_OVERFLOW and resumes from its last sequence. Server
+    /// > shutdown ends streams with OK. Errors: INVALID_ARGUMENT / INVALID_FIELD (types holds
+    /// > SECURITY_EVENT_TYPE_UNSPECIFIED or an unknown value).
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -930,7 +930,8 @@ public nonisolated struct Classy_Monitoring_V1_StreamSecurityEventsRequest: Send
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Kinds of events to send; empty means all. Heartbeats are sent whatever the filter.
+  /// Kinds of events to send; empty means all. Heartbeats are sent whatever the filter; metrics
+  /// snapshots only when this is empty or names SECURITY_EVENT_TYPE_SECURITY_METRICS.
   public var types: [Classy_Monitoring_V1_SecurityEventType] = []
 
   /// Replay persisted events with a greater sequence first; absent means live only.
@@ -943,7 +944,8 @@ public nonisolated struct Classy_Monitoring_V1_StreamSecurityEventsRequest: Send
   /// Clears the value of `afterSequence`. Subsequent reads from it will return its default value.
   public mutating func clearAfterSequence() {self._afterSequence = nil}
 
-  /// Send a metrics snapshot this often (at least 1 s); absent or 0 means never.
+  /// Send a metrics snapshot (over the last hour) this often; shorter non-zero values are raised
+  /// to 1 s; absent or 0 means never.
   public var metricsInterval: SwiftProtobuf.Google_Protobuf_Duration {
     get {_metricsInterval ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_metricsInterval = newValue}

@@ -1,0 +1,174 @@
+import ArgumentParser
+import ClassyAPI
+import ClassyAuth
+import ClassyCore
+import ClassyServer
+import ClassyStore
+import Dispatch
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+
+/// Security-event fan-out: many StreamSecurityEvents subscribers over loopback TCP, events committed to the
+/// store at a steady rate, and the time from each commit to its receipt by every subscriber.
+struct FanoutBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fanout",
+        abstract: "Deliveries/s and p50/p99 commit-to-receipt latency of StreamSecurityEvents for many subscribers."
+    )
+
+    @Option(help: "Concurrent stream subscribers.") var subscribers: Int = 1000
+    @Option(help: "Events committed (each one is delivered to every subscriber).") var events: Int = 500
+    @Option(help: "Events committed per second.") var rate: Double = 200
+    @Option(help: "Events per store transaction.") var batch: Int = 1
+    @Option(help: "HTTP/2 connections the subscribers share.") var connections: Int = 8
+    @Option(help: "Give up after this many seconds.") var timeout: Double = 120
+
+    func validate() throws {
+        guard subscribers > 0, events > 0, rate > 0, batch > 0, connections > 0, timeout > 0 else {
+            throw ValidationError("every option must be positive")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-fanout-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.database = .sqlite(path: directory.appendingPathComponent("bench.sqlite").path)
+        configuration.rateLimitEnabled = false
+        configuration.adminPassword = "benchmark admin password"
+        configuration.maxConcurrentStreams = max(256, subscribers / connections + 16)
+        configuration.streamBufferSize = max(1024, events + 16)
+        let logger = Logger(label: "bench")
+        let runtime = try await ClassyServerRuntime(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: [runtime], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            defer { tasks.cancelAll() }
+            let address = try await runtime.listeningAddress
+            try await measure(runtime: runtime, port: address.ipv4!.port)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// One subscriber's receipts.
+    struct Receipts: Sendable {
+        var latencies: [Double] = []
+        var lastReceipt: UInt64 = 0
+    }
+
+    func measure(runtime: ClassyServerRuntime, port: Int) async throws {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        print(
+            "classy-bench fanout: \(cores) cores, \(subscribers) subscribers over \(connections) connections, "
+                + "\(events) events at \(Int(rate))/s in batches of \(batch)"
+        )
+        let account = ServiceAccountRecord(
+            id: UUID().uuidString.lowercased(), clientID: "bench-\(UUID().uuidString.prefix(8))", name: "fan-out bench",
+            description: "", secretHash: OpaqueToken.hash(OpaqueToken.generate()), createTime: runtime.clock.now()
+        )
+        _ = try await runtime.store.createServiceAccount(account, effects: .none)
+        let token = try runtime.tokens.issueAccessToken(userID: account.id, sessionID: nil, role: .service).token
+        let clients = try (0..<connections).map { _ in
+            GRPCClient(transport: try .http2NIOPosix(target: .dns(host: "127.0.0.1", port: port), transportSecurity: .plaintext))
+        }
+        let hub = runtime.eventHub
+        let baseline = hub.subscriberCount
+        let expected = events
+        let deadline = ContinuousClock.now + .seconds(timeout)
+
+        let (receipts, started, finished) = try await withThrowingTaskGroup(of: Receipts?.self) { group in
+            for client in clients { group.addTask { try await client.runConnections(); return nil } }
+            defer { for client in clients { client.beginGracefulShutdown() } }
+            let monitoring = clients.map { Classy_Monitoring_V1_MonitoringService.Client(wrapping: $0) }
+            let request = Classy_Monitoring_V1_StreamSecurityEventsRequest.with { $0.types = [.auditLog] }
+            for index in 0..<subscribers {
+                group.addTask {
+                    try await monitoring[index % monitoring.count].streamSecurityEvents(
+                        request, metadata: ["authorization": "Bearer \(token)"]
+                    ) { response in
+                        var receipts = Receipts()
+                        receipts.latencies.reserveCapacity(expected)
+                        for try await event in response.messages where event.sequence != 0 {
+                            let now = DispatchTime.now().uptimeNanoseconds
+                            if let sent = event.auditLog.details["sent_ns"].flatMap(UInt64.init) {
+                                receipts.latencies.append(Double(now &- sent) / 1e9)
+                            }
+                            receipts.lastReceipt = now
+                            if receipts.latencies.count == expected || ContinuousClock.now > deadline { break }
+                        }
+                        return receipts
+                    }
+                }
+            }
+            // Every subscriber attached (live-only streams attach when they subscribe).
+            while hub.subscriberCount < baseline + subscribers {
+                guard ContinuousClock.now < deadline else { throw ValidationError("subscribers did not attach in time") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let started = DispatchTime.now().uptimeNanoseconds
+            try await commitEvents(runtime.store, deadline: deadline)
+            var all: [Receipts] = []
+            while let result = try await group.next() {
+                guard let result else { continue }
+                all.append(result)
+                if all.count == subscribers { break }
+            }
+            let finished = all.map(\.lastReceipt).max() ?? started
+            return (all, started, finished)
+        }
+
+        let latencies = receipts.flatMap(\.latencies).sorted()
+        let elapsed = Double(finished &- started) / 1e9
+        func percentile(_ p: Double) -> Double {
+            guard !latencies.isEmpty else { return .nan }
+            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
+        }
+        let complete = receipts.filter { $0.latencies.count == expected }.count
+        print("")
+        print("| subscribers | events | deliveries | elapsed (s) | deliveries/s | p50 (ms) | p99 (ms) | max (ms) |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(
+            String(
+                format: "| %d | %d | %d | %.2f | %.0f | %.2f | %.2f | %.2f |",
+                subscribers, events, latencies.count, elapsed, Double(latencies.count) / elapsed,
+                percentile(0.50), percentile(0.99), (latencies.last ?? .nan) * 1000
+            )
+        )
+        print("subscribers that received every event: \(complete) of \(subscribers)")
+    }
+
+    /// Commits `events` audit entries (with their audit_log events) at `rate` per second, stamping each with the
+    /// monotonic time just before its commit.
+    func commitEvents(_ store: any ClassyStoreProtocol, deadline: ContinuousClock.Instant) async throws {
+        let interval = Double(batch) / rate
+        let start = ContinuousClock.now
+        var committed = 0
+        var round = 0
+        while committed < events && ContinuousClock.now < deadline {
+            let due = start + .seconds(Double(round) * interval)
+            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+            var effects = StoreEffects()
+            for _ in 0..<min(batch, events - committed) {
+                effects.auditWithEvent(
+                    AuditEntryRecord(
+                        action: "bench.fanout", resourceType: "bench", resourceID: "\(committed)",
+                        details: ["sent_ns": "\(DispatchTime.now().uptimeNanoseconds)"], time: Date()
+                    )
+                )
+                committed += 1
+            }
+            _ = try await store.commit(effects)
+            round += 1
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import ArgumentParser
+import ClassyAPI
+import ClassyAuth
+import ClassyCore
+import ClassyServer
+import ClassyTesting
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+
+/// Unary RPC throughput and latency (Health/Check, GetMe, Refresh, Login) against a server, plus the
+/// machine's raw Argon2id hash rate, in one run.
+struct RPCBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rpc",
+        abstract: "RPC/s and p50/p99 for Health/Check, GetMe, Refresh and Login, and the raw Argon2id hash rate."
+    )
+
+    @Option(help: "HOST:PORT of a running classy-server (with CLASSY_RATE_LIMIT=off); default: start one in this process.")
+    var target: String?
+    @Option(help: "Seconds per scenario.") var duration: Double = 5
+    @Option(help: "Concurrent calls in flight.") var concurrency: Int = 64
+    @Option(help: "HTTP/2 connections.") var connections: Int = 4
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        print("classy-bench rpc: \(cores) cores, \(concurrency) in flight over \(connections) connections, \(duration) s per scenario")
+        let hashRate = try await Self.argon2HashRate(seconds: duration)
+        if let target {
+            let parts = target.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--target must be HOST:PORT") }
+            try await runScenarios(host: String(parts[0]), port: port, hashRate: hashRate)
+        } else {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-bench-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var configuration = ServerConfiguration()
+            configuration.port = 0
+            configuration.database = .sqlite(path: directory.appendingPathComponent("bench.sqlite").path)
+            configuration.rateLimitEnabled = false
+            configuration.adminPassword = "benchmark admin password"
+            configuration.maxConcurrentStreams = 1024
+            let runtime = try await ClassyServerRuntime(configuration: configuration, logger: Logger(label: "bench"))
+            let group = ServiceGroup(services: [runtime], logger: Logger(label: "bench"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                let address = try await runtime.listeningAddress
+                try await runScenarios(host: "127.0.0.1", port: address.ipv4!.port, hashRate: hashRate)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+    }
+
+    /// Hashes at OWASP parameters on every core for `seconds`; returns hashes per second per core.
+    static func argon2HashRate(seconds: Double) async throws -> Double {
+        let hasher = try await Argon2idPasswordHasher()
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        let start = ContinuousClock.now
+        let count = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<cores {
+                group.addTask {
+                    var done = 0
+                    while ContinuousClock.now < deadline {
+                        _ = try await hasher.hash("benchmark password \(done)")
+                        done += 1
+                    }
+                    return done
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let rate = Double(count) / (ContinuousClock.now - start).seconds
+        print(String(format: "raw Argon2id (m=19456 KiB, t=2, p=1): %.1f hashes/s on %d cores = %.1f per core (%.1f ms/hash)", rate, cores, rate / Double(cores), 1000 * Double(cores) / rate))
+        return rate
+    }
+
+    func runScenarios(host: String, port: Int, hashRate: Double) async throws {
+        let clients = try (0..<connections).map { _ in
+            GRPCClient(
+                transport: try .http2NIOPosix(target: .dns(host: host, port: port), transportSecurity: .plaintext)
+            )
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in clients { group.addTask { try await client.runConnections() } }
+            defer {
+                for client in clients { client.beginGracefulShutdown() }
+            }
+            let auth = clients.map { Classy_Auth_V1_AuthService.Client(wrapping: $0) }
+            let users = clients.map { Classy_Users_V1_UsersService.Client(wrapping: $0) }
+            let health = clients.map { Grpc_Health_V1_Health.Client(wrapping: $0) }
+
+            // One account per worker, each with its own session chain for Refresh.
+            let password = "benchmark user password"
+            let suffix = UUID().uuidString.prefix(8).lowercased()
+            var sessions: [Classy_Auth_V1_Tokens] = []
+            for index in 0..<concurrency {
+                let response = try await auth[index % connections].register(
+                    .with {
+                        $0.email = "bench-\(suffix)-\(index)@classy.bench"
+                        $0.password = password
+                    }
+                )
+                sessions.append(response.tokens)
+            }
+            let tokens = sessions.map(\.accessToken)
+
+            var rows: [(String, LatencyRecorder.Summary)] = []
+            rows.append(("Health/Check", try await measure { worker in
+                _ = try await health[worker % connections].check(.init())
+            }))
+            rows.append(("GetMe", try await measure { worker in
+                _ = try await users[worker % connections].getMe(.init(), metadata: .bearer(tokens[worker]))
+            }))
+            let chains = RefreshChains(sessions.map(\.refreshToken))
+            rows.append(("Refresh", try await measure { worker in
+                let next = try await auth[worker % connections].refresh(.with { $0.refreshToken = chains[worker] })
+                chains[worker] = next.tokens.refreshToken
+            }))
+            rows.append(("Login", try await measure { worker in
+                _ = try await auth[worker % connections].login(
+                    .with {
+                        $0.email = "bench-\(suffix)-\(worker)@classy.bench"
+                        $0.password = password
+                    }
+                )
+            }))
+            print("")
+            print("| RPC | calls | failures | RPC/s | p50 ms | p99 ms |")
+            print("|---|---:|---:|---:|---:|---:|")
+            for (name, row) in rows {
+                print(String(format: "| %@ | %d | %d | %.0f | %.2f | %.2f |", name, row.calls, row.failures, row.perSecond, row.p50, row.p99))
+            }
+            let healthRate = rows[0].1.perSecond
+            print("")
+            print(String(format: "GetMe / Health: %.0f %% (target >= 70 %%)", 100 * rows[1].1.perSecond / healthRate))
+            print(String(format: "Login / raw hash rate: %.0f %% (target >= 90 %%)", 100 * rows[3].1.perSecond / hashRate))
+            print(String(format: "Refresh: %.0f/s (target >= 2,000/s)", rows[2].1.perSecond))
+        }
+    }
+
+    /// Runs `call` from `concurrency` workers for `duration` seconds.
+    func measure(_ call: @escaping @Sendable (Int) async throws -> Void) async throws -> LatencyRecorder.Summary {
+        let recorder = LatencyRecorder()
+        let deadline = ContinuousClock.now + .seconds(duration)
+        let start = ContinuousClock.now
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    while ContinuousClock.now < deadline {
+                        let begin = ContinuousClock.now
+                        do {
+                            try await call(worker)
+                            recorder.record((ContinuousClock.now - begin).seconds)
+                        } catch {
+                            recorder.fail()
+                        }
+                    }
+                }
+            }
+        }
+        return recorder.summary(elapsed: (ContinuousClock.now - start).seconds)
+    }
+}
+
+/// The current refresh token of each worker's session.
+final class RefreshChains: Sendable {
+    private let tokens: Mutex<[String]>
+    init(_ tokens: [String]) { self.tokens = Mutex(tokens) }
+    subscript(worker: Int) -> String {
+        get { tokens.withLock { $0[worker] } }
+        set { tokens.withLock { $0[worker] = newValue } }
+    }
+}
+
+import Synchronization

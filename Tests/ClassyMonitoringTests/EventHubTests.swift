@@ -1,0 +1,222 @@
+import ClassyAPI
+import ClassyCore
+import ClassyStore
+import ClassyStoreSQLite
+import Foundation
+import Synchronization
+import Testing
+
+/// The in-process fan-out: replay then live without gap or duplicate, filters, bounded buffers.
+@Suite("EventHub")
+struct EventHubTests {
+    static let time = Date(timeIntervalSince1970: 1_700_000_000)
+
+    /// Runs `body` with a store and a running hub; stops the hub afterwards.
+    func withHub(
+        bufferSize: Int = 1024,
+        pageSize: Int = 512,
+        _ body: (SQLiteStore, EventHub) async throws -> Void
+    ) async throws {
+        let store = try SQLiteStore.inMemory()
+        try await store.migrate()
+        let hub = EventHub(log: store, bufferSize: bufferSize, pageSize: pageSize)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await hub.run() }
+            try await body(store, hub)
+            group.cancelAll()
+        }
+    }
+
+    /// Commits `count` events (one per transaction), alternating login attempts and audit entries.
+    @discardableResult
+    static func commit(_ count: Int, to store: SQLiteStore, kind: SecurityEventKind? = nil) async throws -> [UInt64] {
+        var sequences: [UInt64] = []
+        for index in 0..<count {
+            let useAudit = kind.map { $0 == .auditLog } ?? index.isMultiple(of: 2)
+            let event: NewSecurityEvent
+            if useAudit {
+                event = NewSecurityEvent(
+                    .auditLog(AuditEntryRecord(action: "test", resourceType: "t", resourceID: "\(index)", time: time).api),
+                    time: time
+                )
+            } else {
+                event = NewSecurityEvent(
+                    .loginAttempt(LoginAttemptRecord(email: "e\(index)@x.test", ipAddress: "192.0.2.1", success: true, time: time).api),
+                    time: time
+                )
+            }
+            let committed = try await store.commit(StoreEffects(events: [event]))
+            sequences.append(contentsOf: committed.events.map(\.sequence))
+        }
+        return sequences
+    }
+
+    /// Collects the persisted sequences of `subscription` until it delivered `last`, within a time limit.
+    static func collect(_ subscription: EventSubscription, through last: UInt64, limit: Duration = .seconds(20))
+        async throws -> [UInt64]
+    {
+        try await withThrowingTaskGroup(of: [UInt64]?.self) { group in
+            group.addTask {
+                var sequences: [UInt64] = []
+                for try await event in subscription where event.sequence != 0 {
+                    sequences.append(event.sequence)
+                    if event.sequence >= last { break }
+                }
+                return sequences
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            let result = try await group.next() ?? nil
+            group.cancelAll()
+            return try #require(result, "timed out before sequence \(last)")
+        }
+    }
+
+    @Test("replay after a sequence, then live events, in order")
+    func replayThenLive() async throws {
+        try await withHub { store, hub in
+            let first = try await Self.commit(10, to: store)
+            let subscription = hub.subscribe(after: first[3])
+            let later = try await Self.commit(5, to: store)
+            let received = try await Self.collect(subscription, through: later.last!)
+            #expect(received == Array(first[4...]) + later)
+        }
+    }
+
+    @Test("live-only subscriptions start at the hub's position")
+    func liveOnly() async throws {
+        try await withHub { store, hub in
+            try await Self.commit(3, to: store)
+            // Wait for the hub to have seen them, so "live" has a defined start.
+            while hub.cursor != 3 { await Task.yield() }
+            let subscription = hub.subscribe(after: nil)
+            let later = try await Self.commit(4, to: store)
+            #expect(try await Self.collect(subscription, through: later.last!) == later)
+        }
+    }
+
+    @Test("type filters apply to replay and live events")
+    func filters() async throws {
+        try await withHub(pageSize: 3) { store, hub in
+            let before = try await Self.commit(10, to: store)
+            let subscription = hub.subscribe(after: 0, types: [.auditLog])
+            let after = try await Self.commit(10, to: store)
+            let audits = (before + after).enumerated().filter { $0.offset.isMultiple(of: 2) }.map(\.element)
+            #expect(try await Self.collect(subscription, through: audits.last!) == audits)
+        }
+    }
+
+    @Test("subscriptions starting while events are committed get every event once, in order")
+    func noGapNoDuplicateUnderConcurrentCommits() async throws {
+        try await withHub(pageSize: 7) { store, hub in
+            try await Self.commit(50, to: store)
+            let subscribers = 24
+            let total: UInt64 = 50 + 400 + 1
+            let subscribed = Box(0)
+            let results = try await withThrowingTaskGroup(of: (UInt64?, [UInt64]).self) { group in
+                group.addTask {
+                    for _ in 0..<40 { try await Self.commit(10, to: store) }
+                    // One more once everyone subscribed, so live-only subscribers have something to wait for.
+                    while subscribed.value < subscribers { await Task.yield() }
+                    try await Self.commit(1, to: store)
+                    return (nil, [])
+                }
+                for index in 0..<subscribers {
+                    group.addTask {
+                        // Start at staggered moments while the committer runs.
+                        for _ in 0..<(index * 3) { await Task.yield() }
+                        let after: UInt64? = index.isMultiple(of: 3) ? nil : UInt64(index * 17 % 60)
+                        let subscription = hub.subscribe(after: after)
+                        subscribed.update { $0 += 1 }
+                        return (after, try await Self.collect(subscription, through: total))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            for (after, received) in results where !received.isEmpty || after != nil {
+                #expect(received.last == total)
+                #expect(zip(received, received.dropFirst()).allSatisfy { $1 == $0 + 1 }, "gap or duplicate")
+                if let after { #expect(received.first == after + 1) }
+            }
+        }
+    }
+
+    @Test("a subscriber that overflows its buffer is ended with RESOURCE_EXHAUSTED; the others are unaffected")
+    func overflow() async throws {
+        try await withHub(bufferSize: 16) { store, hub in
+            // Live-only subscriptions attach at once when the hub has a position.
+            while hub.cursor == nil { await Task.yield() }
+            let slow = hub.subscribe(after: nil)
+            let fast = hub.subscribe(after: nil)
+            let received = Box<[UInt64]>([])
+            let consumer = Task {
+                for try await event in fast {
+                    received.update { $0.append(event.sequence) }
+                    if event.sequence == 100 { break }
+                }
+            }
+            let sequences = try await Self.commit(100, to: store)
+            try await consumer.value
+            #expect(received.value == sequences)
+
+            var slowReceived: [UInt64] = []
+            do {
+                for try await event in slow { slowReceived.append(event.sequence) }
+                Issue.record("the slow subscriber was not ended")
+            } catch let error as ClassyError {
+                #expect(error.code == .streamOverflow)
+                #expect(error.code.status == .resourceExhausted)
+            }
+            // It got what fitted in its buffer, in order, and can resume from its last sequence.
+            #expect(slowReceived == Array(sequences.prefix(16)))
+            let resumed = hub.subscribe(after: slowReceived.last)
+            #expect(try await Self.collect(resumed, through: 100) == Array(sequences.dropFirst(16)))
+        }
+    }
+
+    @Test("finishing the hub ends every subscription normally; later ones end at once")
+    func finish() async throws {
+        try await withHub { store, hub in
+            let subscription = hub.subscribe(after: 0)
+            try await Self.commit(2, to: store)
+            hub.finish()
+            var count = 0
+            for try await _ in subscription { count += 1 }
+            #expect(count <= 2)
+            var late = 0
+            for try await _ in hub.subscribe(after: 0) { late += 1 }
+            #expect(late == 0)
+            #expect(hub.subscriberCount == 0)
+        }
+    }
+
+    @Test("injected messages reach only their subscriber; ended subscriptions are removed")
+    func injectAndRemove() async throws {
+        try await withHub { _, hub in
+            let a = hub.subscribe(after: nil, types: [])
+            let b = hub.subscribe(after: nil)
+            a.inject(.with { $0.heartbeat = .init() })
+            a.cancel()
+            var messages: [Classy_Monitoring_V1_SecurityEvent] = []
+            for try await message in a { messages.append(message) }
+            #expect(messages.count == 1)
+            #expect(messages.first?.sequence == 0)
+            b.cancel()
+            for try await _ in b {}
+            #expect(hub.subscriberCount == 0)
+        }
+    }
+}
+
+/// A value shared by test tasks.
+final class Box<Value: Sendable>: Sendable {
+    private let storage: Mutex<Value>
+
+    init(_ value: Value) { storage = Mutex(value) }
+
+    var value: Value { storage.withLock { $0 } }
+
+    func update(_ change: (inout Value) -> Void) { storage.withLock { change(&$0) } }
+}
