@@ -25,6 +25,8 @@ let dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
 ]
 
 let grpcCore: Target.Dependency = .product(name: "GRPCCore", package: "grpc-swift-2")
@@ -99,6 +101,10 @@ let targets: [Target] = [
             "ClassyCore", "ClassyStore", "ClassyStoreSQLite", "ClassyAuth", "ClassyUsers", "ClassyMonitoring",
             "ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, logging,
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Configuration", package: "swift-configuration"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],

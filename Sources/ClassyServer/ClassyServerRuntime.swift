@@ -9,6 +9,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 /// A configured Classy Book server: store opened and migrated, primary admin seeded, signing keys
@@ -30,6 +31,8 @@ public final class ClassyServerRuntime: Service, Sendable {
     public let clock: any WallClock
     /// Fans committed security events out to StreamSecurityEvents subscribers.
     public let eventHub: EventHub
+    /// The Prometheus endpoint, when `metricsPort` is set.
+    public let metricsEndpoint: MetricsEndpoint?
     /// The users service (its notification streams end at shutdown).
     private let users: UsersService
     /// The IP blocks in force, for the request path.
@@ -100,9 +103,19 @@ public final class ClassyServerRuntime: Service, Sendable {
                 config.http2.maxConcurrentStreams = configuration.maxConcurrentStreams
             }
         )
+        var rpcMetrics: RPCMetrics?
+        if let metricsPort = configuration.metricsPort {
+            let registry = PrometheusCollectorRegistry()
+            rpcMetrics = RPCMetrics(factory: PrometheusMetricsFactory(registry: registry))
+            self.metricsEndpoint = MetricsEndpoint(
+                host: configuration.host, port: metricsPort, registry: registry, logger: logger
+            )
+        } else {
+            self.metricsEndpoint = nil
+        }
         let interceptors = Self.interceptors(
             configuration: configuration, tokens: tokens, store: store, clock: clock, logger: logger,
-            ipBlocks: ipBlocks
+            ipBlocks: ipBlocks, metrics: rpcMetrics
         )
         let users = UsersService(store: store, clock: clock, passwordHasher: self.passwordHasher, logger: logger)
         self.users = users
@@ -141,7 +154,8 @@ public final class ClassyServerRuntime: Service, Sendable {
         store: any ClassyStoreProtocol,
         clock: any WallClock,
         logger: Logger,
-        ipBlocks: IPBlockCache? = nil
+        ipBlocks: IPBlockCache? = nil,
+        metrics: RPCMetrics? = nil
     ) -> [ConditionalInterceptor<any ServerInterceptor>] {
         let refusals = LoginRefusalRecorder(
             loginGuard: LoginGuard(store: store, clock: clock, policy: configuration.bruteForce, logger: logger),
@@ -152,7 +166,8 @@ public final class ClassyServerRuntime: Service, Sendable {
             .apply(
                 RequestIDInterceptor(
                     resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
-                    logger: logger
+                    logger: logger,
+                    metrics: metrics
                 ),
                 to: .all
             ),
@@ -214,6 +229,12 @@ public final class ClassyServerRuntime: Service, Sendable {
                     group.addTask {
                         try await retentionJob.run()
                         return false
+                    }
+                    if let metricsEndpoint = self.metricsEndpoint {
+                        group.addTask {
+                            try await metricsEndpoint.run()
+                            return false
+                        }
                     }
                     // serve() returns after a graceful shutdown; the other tasks run until cancelled.
                     while let served = try await group.next() {

@@ -8,6 +8,7 @@ import Logging
 struct RequestIDInterceptor: ServerInterceptor {
     let resolver: ClientAddressResolver
     let logger: Logger
+    let metrics: RPCMetrics?
 
     func intercept<Input: Sendable, Output: Sendable>(
         request: StreamingServerRequest<Input>,
@@ -32,22 +33,24 @@ struct RequestIDInterceptor: ServerInterceptor {
         logger[metadataKey: "client_ip"] = "\(clientIP)"
         let start = ContinuousClock.now
         let rpcLogger = logger
+        let metrics = self.metrics
+        let method = context.descriptor.fullyQualifiedMethod
         do {
             var response = try await withRequestContext(
                 requestContext, request: request, serverContext: context, next: next
             )
             response.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
             if case .failure(let error) = response.accepted {
-                log(error, after: start, logger: logger)
+                log(error, after: start, logger: logger, metrics: metrics, method: method)
             } else if case .success(var contents) = response.accepted {
                 let producer = contents.producer
                 contents.producer = { writer in
                     do {
                         let trailers = try await producer(writer)
-                        log(nil, after: start, logger: rpcLogger)
+                        log(nil, after: start, logger: rpcLogger, metrics: metrics, method: method)
                         return trailers
                     } catch {
-                        log(error, after: start, logger: rpcLogger)
+                        log(error, after: start, logger: rpcLogger, metrics: metrics, method: method)
                         throw error
                     }
                 }
@@ -55,7 +58,7 @@ struct RequestIDInterceptor: ServerInterceptor {
             }
             return response
         } catch {
-            log(error, after: start, logger: logger)
+            log(error, after: start, logger: logger, metrics: metrics, method: method)
             var rpcError = (error as? any RPCErrorConvertible).map { RPCError($0) }
                 ?? RPCError(code: .unknown, message: "\(error)", cause: error)
             rpcError.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
@@ -63,8 +66,24 @@ struct RequestIDInterceptor: ServerInterceptor {
         }
     }
 
-    private func log(_ error: (any Error)?, after start: ContinuousClock.Instant, logger: Logger) {
+    private func log(
+        _ error: (any Error)?,
+        after start: ContinuousClock.Instant,
+        logger: Logger,
+        metrics: RPCMetrics?,
+        method: String
+    ) {
         let elapsed = ContinuousClock.now - start
+        if let metrics {
+            let code: String
+            switch error {
+            case nil: code = "ok"
+            case let error as ClassyError: code = "\(error.code.status)"
+            case let error as RPCError: code = "\(error.code)"
+            default: code = "unknown"
+            }
+            metrics.record(method: method, code: code, duration: elapsed)
+        }
         let millis = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         var metadata: Logger.Metadata = ["duration_ms": "\(String(format: "%.2f", millis))"]
         guard let error else {
