@@ -3,7 +3,6 @@ import ClassyAPI
 import ClassyAuth
 import ClassyCore
 import ClassyServer
-import ClassyTesting
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -117,7 +116,7 @@ struct RPCBenchmark: AsyncParsableCommand {
                 _ = try await health[worker % connections].check(.init())
             }))
             rows.append(("GetMe", try await measure { worker in
-                _ = try await users[worker % connections].getMe(.init(), metadata: .bearer(tokens[worker]))
+                _ = try await users[worker % connections].getMe(.init(), metadata: ["authorization": "Bearer \(tokens[worker])"])
             }))
             let chains = RefreshChains(sessions.map(\.refreshToken))
             rows.append(("Refresh", try await measure { worker in

@@ -2,8 +2,10 @@ import ClassyCore
 import GRPCCore
 import Testing
 
-/// Runs `body`, which must fail with an RPC error; returns the status code and the Classy error details.
-func expectRPCError(
+/// Runs `body`, which must fail with an RPC error of `code` (and, if given, the Classy `reason`);
+/// returns the Classy error details for further checks.
+@discardableResult
+public func expectRPCError(
     _ code: RPCError.Code,
     _ reason: ClassyError.Code? = nil,
     sourceLocation: SourceLocation = #_sourceLocation,
