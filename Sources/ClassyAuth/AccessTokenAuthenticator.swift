@@ -45,9 +45,8 @@ public struct AccessTokenAuthenticator: Sendable {
                 expireTime: claims.expiresAt
             )
         }
-        guard let session = try await store.session(id: sessionID), session.userID == claims.subject,
-            session.revokedTime == nil, session.expireTime > now,
-            let user = try await store.user(id: claims.subject), user.isActive, !user.deleted
+        guard let (session, user) = try await store.sessionWithUser(id: sessionID), session.userID == claims.subject,
+            session.revokedTime == nil, session.expireTime > now, user.isActive, !user.deleted
         else { throw revoked }
         if now.timeIntervalSince(session.lastUsedTime) >= Self.lastUsedResolution {
             try await store.touchSession(id: session.id, time: now)

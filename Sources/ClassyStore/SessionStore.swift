@@ -11,6 +11,10 @@ public protocol SessionStore: Sendable {
     /// Returns the session with `id`, revoked and expired ones included.
     func session(id: String) async throws -> SessionRecord?
 
+    /// Returns the session with `id` and its user, read together (the authentication hot path: one
+    /// round trip per RPC). Nil if either is missing.
+    func sessionWithUser(id: String) async throws -> (session: SessionRecord, user: UserRecord)?
+
     /// Returns the session that was ever issued the refresh token with this hash (current, previous or older).
     func session(refreshHash: String) async throws -> SessionRecord?
 

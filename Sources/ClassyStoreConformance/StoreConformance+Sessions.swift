@@ -24,6 +24,10 @@ extension StoreConformance {
             #expect(try await store.session(refreshHash: "h2") == s2)
             #expect(try await store.session(refreshHash: "nope") == nil)
             #expect(try await store.session(id: "missing") == nil)
+            let pair = try #require(try await store.sessionWithUser(id: foreign.id))
+            #expect(pair.session == foreign)
+            #expect(pair.user == other)
+            #expect(try await store.sessionWithUser(id: "missing") == nil)
             await expectStoreError(.notFound) {
                 try await store.createSession(makeSession(userID: "missing", refreshHash: "hx"), effects: .none)
             }

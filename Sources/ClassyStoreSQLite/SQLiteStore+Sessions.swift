@@ -16,6 +16,16 @@ extension SQLiteStore {
         try await read { db in try Self.fetchSession(id: id, in: db) }
     }
 
+    /// Returns the session with `id` and its user in one read.
+    public func sessionWithUser(id: String) async throws -> (session: SessionRecord, user: UserRecord)? {
+        try await read { db in
+            guard let session = try Self.fetchSession(id: id, in: db),
+                let user = try Self.fetchUser(id: session.userID, in: db)
+            else { return nil }
+            return (session, user)
+        }
+    }
+
     /// Returns the session ever issued the refresh token with this hash.
     public func session(refreshHash: String) async throws -> SessionRecord? {
         try await read { db in

@@ -17,7 +17,7 @@ struct RPCBenchmark: AsyncParsableCommand {
         abstract: "RPC/s and p50/p99 for Health/Check, GetMe, Refresh and Login, and the raw Argon2id hash rate."
     )
 
-    @Option(help: "HOST:PORT of a running classy-server (with CLASSY_RATE_LIMIT=off); default: start one in this process.")
+    @Option(help: "HOST:PORT of a running classy-server (with CLASSY_RATE_LIMIT=off and CLASSY_IP_ALLOW_LIST=127.0.0.1); default: start one in this process.")
     var target: String?
     @Option(help: "Seconds per scenario.") var duration: Double = 5
     @Option(help: "Concurrent calls in flight.") var concurrency: Int = 64
@@ -43,6 +43,8 @@ struct RPCBenchmark: AsyncParsableCommand {
             configuration.port = 0
             configuration.database = .sqlite(path: directory.appendingPathComponent("bench.sqlite").path)
             configuration.rateLimitEnabled = false
+            // Every benchmark client shares 127.0.0.1: allow-list it, as a trusted gateway would be.
+            configuration.bruteForce.allowList = [IPNetwork("127.0.0.0/8")!]
             configuration.adminPassword = "benchmark admin password"
             configuration.maxConcurrentStreams = 1024
             let runtime = try await ClassyServerRuntime(configuration: configuration, logger: Logger(label: "bench"))
