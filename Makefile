@@ -26,7 +26,7 @@ lint:
 	scripts/format.sh --lint
 
 bench: deps
-	swift run -c release --scratch-path .build-release classy-bench
+	swift run -c release --scratch-path .build-release classy-bench rpc
 
 clean:
 	rm -rf .build .build-release
