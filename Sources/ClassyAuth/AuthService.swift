@@ -14,6 +14,8 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
     let clock: any WallClock
     let configuration: AuthConfiguration
     let logger: Logger
+    /// The brute-force defence; one per service, so it sees every attempt in flight in this process.
+    let loginGuard: LoginGuard
 
     public init(
         store: any ClassyStoreProtocol,
@@ -29,10 +31,7 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
         self.clock = clock
         self.configuration = configuration
         self.logger = logger
-    }
-
-    var loginGuard: LoginGuard {
-        LoginGuard(store: store, clock: clock, policy: configuration.bruteForce, logger: logger)
+        self.loginGuard = LoginGuard(store: store, clock: clock, policy: configuration.bruteForce, logger: logger)
     }
 
     // MARK: Sign-in
@@ -101,6 +100,7 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
             email: email, ipAddress: ipAddress, userAgent: client.userAgent, deviceName: client.deviceName
         )
         let guardian = loginGuard
+        defer { guardian.finish(attempt) }
         try await guardian.admit(attempt)
 
         let invalid = ClassyError(.invalidCredentials, "wrong email or password")

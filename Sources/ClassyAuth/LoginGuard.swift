@@ -53,12 +53,16 @@ final class LoginAdmission: Sendable {
         var attemptsKey: String
         /// The store key of successes (which un-count their pre-counted attempt) in this block epoch.
         var successesKey: String
+        /// The number of blocks the key ever had when this attempt was counted.
+        var epoch: Int
     }
 
     private struct State {
         var counted: Counted?
         /// Set once the attempt was recorded (refused at admission, failed or succeeded).
         var settled = false
+        /// The in-flight registration of the attempt's IP key, until it ends.
+        var inFlight: (registry: InFlightLogins, key: String)?
     }
 
     private let state = Mutex(State())
@@ -67,6 +71,35 @@ final class LoginAdmission: Sendable {
 
     func admitted(_ counted: Counted) {
         state.withLock { $0.counted = counted }
+    }
+
+    /// Registers the attempt as in flight on its IP key.
+    func beginInFlight(_ registry: InFlightLogins, key: String) {
+        registry.begin(key)
+        state.withLock { $0.inFlight = (registry, key) }
+    }
+
+    /// Takes the attempt out of its key's in-flight count while it waits; returns the version to wait on.
+    func suspendInFlight() -> (registry: InFlightLogins, key: String, version: Int)? {
+        guard let registration = state.withLock({ $0.inFlight }) else { return nil }
+        return (registration.registry, registration.key, registration.registry.suspend(registration.key))
+    }
+
+    /// Puts the attempt back in its key's in-flight count after a wait.
+    func resumeInFlight() {
+        guard let registration = state.withLock({ $0.inFlight }) else { return }
+        registration.registry.resume(registration.key)
+    }
+
+    /// Ends the in-flight registration (once; later calls do nothing); returns how many other attempts of this
+    /// process are still in flight on the key.
+    @discardableResult
+    func endInFlight() -> Int {
+        let registration = state.withLock { state in
+            defer { state.inFlight = nil }
+            return state.inFlight
+        }
+        return registration.map { $0.registry.end($0.key) } ?? 0
     }
 
     /// Marks the attempt recorded; returns false if it already was.
@@ -102,6 +135,10 @@ public struct LoginGuard: Sendable {
     /// The thresholds, windows, escalation and allow-list applied.
     public let policy: BruteForcePolicy
     let logger: Logger
+    /// This process's attempts whose outcome is not recorded yet (shared by copies of the guard).
+    let inFlight = InFlightLogins()
+    /// How long an attempt waits for in-flight attempts from its address before it is refused.
+    let inFlightWait: Duration
 
     /// Creates a guard.
     ///
@@ -110,16 +147,20 @@ public struct LoginGuard: Sendable {
     ///   - clock: the wall clock.
     ///   - policy: the brute-force policy (DESIGN.md defaults).
     ///   - logger: where locks and blocks are logged.
+    ///   - inFlightWait: how long an attempt over the IP limit only because of this process's attempts still
+    ///     being checked waits for them to end before it is refused.
     public init(
         store: any ClassyStoreProtocol,
         clock: any WallClock,
         policy: BruteForcePolicy = BruteForcePolicy(),
-        logger: Logger = Logger(label: "classy.auth.login-guard")
+        logger: Logger = Logger(label: "classy.auth.login-guard"),
+        inFlightWait: Duration = .seconds(10)
     ) {
         self.store = store
         self.clock = clock
         self.policy = policy
         self.logger = logger
+        self.inFlightWait = inFlightWait
     }
 
     /// Lets an attempt proceed to the password check, or refuses it.
@@ -142,7 +183,11 @@ public struct LoginGuard: Sendable {
             try await refuse(context, reason: .accountLocked)
             throw Self.accountLockedError(until: until, now: now)
         }
-        let counted = try await count(email: email, ipKey: ipKey, epoch: epoch, previousLock: lock, now: now)
+        if let ipKey { context.admission.beginInFlight(inFlight, key: ipKey) }
+        var counted = try await count(email: email, ipKey: ipKey, epoch: epoch, previousLock: lock, now: now)
+        if let ip = counted.ip, policy.admission(emailFailures: nil, ipFailures: ip.failures) == .overIPLimit {
+            counted.ip = try await admitOverIPLimit(context, ip, now: now)
+        }
         switch policy.admission(emailFailures: counted.emailFailures, ipFailures: counted.ip?.failures) {
         case .admit:
             // A lock resets the email's counter, so a lock made since the check above must be looked for again:
@@ -177,6 +222,60 @@ public struct LoginGuard: Sendable {
         }
     }
 
+    /// An attempt counted over its IP key's limit: refused when the failures are final, otherwise (attempts of
+    /// this process still being checked put it over) it steps out of the count, waits for one of them to end and
+    /// is counted again, so at most `threshold` unchecked attempts are ever past admission.
+    ///
+    /// Returns the IP counters of the attempt once it is within the limit; throws IP_BLOCKED when the key is
+    /// (or must now be) blocked, RATE_LIMITED when the wait ran out.
+    func admitOverIPLimit(_ context: LoginContext, _ counted: LoginAdmission.IPCounters, now: Date) async throws
+        -> LoginAdmission.IPCounters
+    {
+        let deadline = ContinuousClock.now + inFlightWait
+        var ip = counted
+        while policy.admission(emailFailures: nil, ipFailures: ip.failures) == .overIPLimit {
+            let others = max(0, inFlight.pending(ip.key) - 1)
+            if ip.failures - others > policy.ip.threshold {
+                // More final failures than the threshold: the key is blocked, even if the failure that reached
+                // the threshold could not tell (attempts were still in flight when it ended).
+                let block = try await ensureBlock(ip, failures: ip.failures - others - 1, now: now)
+                try await refuse(context, reason: .ipBlocked)
+                throw Self.ipBlockedError(block, now: now)
+            }
+            try await uncountIPAttempt(ip, now: now)
+            if let suspended = context.admission.suspendInFlight() {
+                var version = suspended.version
+                while true {
+                    await inFlight.waitForEnd(ip.key, after: version, until: deadline)
+                    guard ContinuousClock.now < deadline, !Task.isCancelled else { break }
+                    // Counting again is a write: first read whether it could change the outcome, so a burst of
+                    // waiters does not rewrite its counts each time one attempt ends.
+                    version = inFlight.version(ip.key)
+                    let pending = inFlight.pending(ip.key)
+                    guard pending > 0 else { break }
+                    let recounted = try await finalIPFailures(ip, othersInFlight: 0, now: now) + 1
+                    if recounted <= policy.ip.threshold || recounted - pending > policy.ip.threshold { break }
+                }
+                context.admission.resumeInFlight()
+            }
+            try Task.checkCancellation()
+            guard ContinuousClock.now < deadline else {
+                try await refuse(context, reason: .rateLimited)
+                throw ClassyError(
+                    .rateLimited, "too many sign-ins in progress from this address: try again shortly",
+                    retryAfter: .seconds(1)
+                )
+            }
+            let epoch = try await store.blockCount(ipAddress: ip.key, since: .distantPast)
+            if let block = try await store.activeBlock(ipAddress: ip.key, now: now) {
+                try await refuse(context, reason: .ipBlocked)
+                throw Self.ipBlockedError(block, now: now)
+            }
+            ip = try await countIP(ip.key, epoch: epoch, now: now)
+        }
+        return ip
+    }
+
     /// Records a failed attempt (and whatever the policy does about it).
     ///
     /// Only `.invalidCredentials` counts: when the attempt's failure reached the email's threshold the email is
@@ -197,8 +296,10 @@ public struct LoginGuard: Sendable {
                 try await store.resetFailures(email: counted.email)
                 try await uncountIPAttempt(counted, now: now)
             }
+            context.admission.endInFlight()
             return
         }
+        let othersInFlight = context.admission.endInFlight()
         let counted: LoginAdmission.Counted
         if let admitted = context.admission.counted {
             counted = admitted
@@ -213,8 +314,11 @@ public struct LoginGuard: Sendable {
         if policy.locksEmail(failures: counted.emailFailures) {
             try await lock(counted, userID: userID, ipAddress: context.ipAddress, now: now)
         }
-        if let ip = counted.ip, policy.blocksIP(failures: ip.failures) {
-            try await block(ip, now: now)
+        if let ip = counted.ip {
+            let failures = try await finalIPFailures(ip, othersInFlight: othersInFlight, now: now)
+            if policy.blocksIP(failures: failures) {
+                _ = try await ensureBlock(ip, failures: failures, now: now)
+            }
         }
     }
 
@@ -237,7 +341,15 @@ public struct LoginGuard: Sendable {
         if let counted = context.admission.counted {
             try await uncountIPAttempt(counted, now: attempt.time)
         }
+        context.admission.endInFlight()
         return user
+    }
+
+    /// Ends the attempt's in-flight registration if its outcome was never recorded (Login failed on the way).
+    ///
+    /// Call it when Login returns, however it returns; after an outcome was recorded it does nothing.
+    public func finish(_ context: LoginContext) {
+        context.admission.endInFlight()
     }
 
     /// Records an attempt refused before admission (IP blocked or rate limited by the request path) without
@@ -289,16 +401,19 @@ public struct LoginGuard: Sendable {
     func count(email: String, ipKey: String?, epoch: Int?, previousLock: AccountLockRecord?, now: Date) async throws
         -> LoginAdmission.Counted
     {
-        var ipKeys: (attempts: String, successes: String)?
-        if let ipKey {
-            let epoch = epoch ?? 0
-            ipKeys = ("\(ipKey)#\(epoch)", "ok:\(ipKey)#\(epoch)")
+        guard let ipKey else {
+            let emailFailures = try await store.recordLoginFailure(
+                email: email, ipKey: nil, window: policy.email.window, now: now, attempt: nil, effects: .none
+            ).email
+            return .init(email: email, emailFailures: emailFailures, previousLock: previousLock, ip: nil)
         }
+        let epoch = epoch ?? 0
+        let keys = Self.ipCounterKeys(ipKey, epoch: epoch)
         let emailFailures: Int
-        var ipAttempts = 0
+        let ipAttempts: Int
         if policy.email.window == policy.ip.window {
             let counts = try await store.recordLoginFailure(
-                email: email, ipKey: ipKeys?.attempts, window: policy.email.window, now: now, attempt: nil,
+                email: email, ipKey: keys.attempts, window: policy.email.window, now: now, attempt: nil,
                 effects: .none
             )
             emailFailures = counts.email
@@ -307,31 +422,68 @@ public struct LoginGuard: Sendable {
             emailFailures = try await store.recordLoginFailure(
                 email: email, ipKey: nil, window: policy.email.window, now: now, attempt: nil, effects: .none
             ).email
-            if let ipKeys {
-                ipAttempts = try await store.recordLoginFailure(
-                    email: nil, ipKey: ipKeys.attempts, window: policy.ip.window, now: now, attempt: nil,
-                    effects: .none
-                ).ip
-            }
+            ipAttempts = try await store.recordLoginFailure(
+                email: nil, ipKey: keys.attempts, window: policy.ip.window, now: now, attempt: nil, effects: .none
+            ).ip
         }
-        var ip: LoginAdmission.IPCounters?
-        if let ipKey, let ipKeys {
-            var failures = ipAttempts
-            // Successes only matter once attempts alone reach the threshold.
-            if ipAttempts >= policy.ip.threshold {
-                let successes = try await store.loginFailureCounts(
-                    email: nil, ipKey: ipKeys.successes, window: policy.ip.window, now: now
-                ).ip
-                failures = max(1, ipAttempts - successes)
-            }
-            ip = .init(key: ipKey, failures: failures, attemptsKey: ipKeys.attempts, successesKey: ipKeys.successes)
-        }
+        let ip = try await ipCounters(ipKey, epoch: epoch, attempts: ipAttempts, now: now)
         return .init(email: email, emailFailures: emailFailures, previousLock: previousLock, ip: ip)
+    }
+
+    /// Pre-counts one attempt for the IP key alone (an attempt that waited counts its IP again).
+    func countIP(_ ipKey: String, epoch: Int, now: Date) async throws -> LoginAdmission.IPCounters {
+        let attempts = try await store.recordLoginFailure(
+            email: nil, ipKey: Self.ipCounterKeys(ipKey, epoch: epoch).attempts, window: policy.ip.window, now: now,
+            attempt: nil, effects: .none
+        ).ip
+        return try await ipCounters(ipKey, epoch: epoch, attempts: attempts, now: now)
+    }
+
+    /// The IP key's failures from its pre-counted attempts: successes only matter once attempts alone reach the
+    /// threshold.
+    func ipCounters(_ ipKey: String, epoch: Int, attempts: Int, now: Date) async throws
+        -> LoginAdmission.IPCounters
+    {
+        let keys = Self.ipCounterKeys(ipKey, epoch: epoch)
+        var failures = attempts
+        if attempts >= policy.ip.threshold {
+            let successes = try await store.loginFailureCounts(
+                email: nil, ipKey: keys.successes, window: policy.ip.window, now: now
+            ).ip
+            failures = max(1, attempts - successes)
+        }
+        return .init(
+            key: ipKey, failures: failures, attemptsKey: keys.attempts, successesKey: keys.successes, epoch: epoch
+        )
+    }
+
+    /// The store keys of an IP key's pre-counted attempts and of its successes in one block epoch.
+    static func ipCounterKeys(_ ipKey: String, epoch: Int) -> (attempts: String, successes: String) {
+        ("\(ipKey)#\(epoch)", "ok:\(ipKey)#\(epoch)")
+    }
+
+    /// The IP key's failures that are final once this attempt failed: the counts as they are now, minus this
+    /// process's attempts on the key still in flight (`othersInFlight`), which were counted as failures but may
+    /// yet succeed. The last of concurrent failures to end sees none in flight, so a real run of failures always
+    /// reaches the threshold.
+    func finalIPFailures(_ ip: LoginAdmission.IPCounters, othersInFlight: Int, now: Date) async throws -> Int {
+        let attempts = try await store.loginFailureCounts(
+            email: nil, ipKey: ip.attemptsKey, window: policy.ip.window, now: now
+        ).ip
+        let successes = try await store.loginFailureCounts(
+            email: nil, ipKey: ip.successesKey, window: policy.ip.window, now: now
+        ).ip
+        return attempts - successes - othersInFlight
     }
 
     /// Takes back the IP attempt counted at admission (the attempt turned out not to be a counted failure).
     func uncountIPAttempt(_ counted: LoginAdmission.Counted, now: Date) async throws {
         guard let ip = counted.ip else { return }
+        try await uncountIPAttempt(ip, now: now)
+    }
+
+    /// Takes back one pre-counted attempt of the IP key.
+    func uncountIPAttempt(_ ip: LoginAdmission.IPCounters, now: Date) async throws {
         _ = try await store.recordLoginFailure(
             email: nil, ipKey: ip.successesKey, window: policy.ip.window, now: now, attempt: nil, effects: .none
         )
@@ -400,22 +552,39 @@ public struct LoginGuard: Sendable {
         )
     }
 
-    func block(_ ip: LoginAdmission.IPCounters, now: Date) async throws {
+    /// The key's block in force, placing it first unless there is one (one decision per key at a time here).
+    ///
+    /// When the key's block epoch moved on since `ip` was counted (a block was placed and lifted or expired
+    /// meanwhile), its failures no longer count: nothing is placed and a description of the refusal is returned.
+    func ensureBlock(_ ip: LoginAdmission.IPCounters, failures: Int, now: Date) async throws -> BlockedIPRecord {
+        try await inFlight.deciding(ip.key) {
+            if let block = try await store.activeBlock(ipAddress: ip.key, now: now) { return block }
+            guard try await store.blockCount(ipAddress: ip.key, since: .distantPast) == ip.epoch else {
+                return BlockedIPRecord(
+                    ipAddress: ip.key, reason: "too many failed logins", blockedUntil: now.addingTimeInterval(1),
+                    permanent: false, createTime: now
+                )
+            }
+            return try await block(ip, failures: max(failures, policy.ip.threshold), now: now)
+        }
+    }
+
+    func block(_ ip: LoginAdmission.IPCounters, failures: Int, now: Date) async throws -> BlockedIPRecord {
         let previous = try await store.blockCount(
             ipAddress: ip.key, since: now.addingTimeInterval(-policy.ip.permanenceWindow)
         )
         let length = policy.block(previousBlocksInWindow: previous)
         let record = BlockedIPRecord(
             ipAddress: ip.key,
-            reason: "\(ip.failures) failed logins within \(Int(policy.ip.window / 60)) min",
-            attempts: ip.failures,
+            reason: "\(failures) failed logins within \(Int(policy.ip.window / 60)) min",
+            attempts: failures,
             blockedUntil: length.until(now: now),
             permanent: length == .permanent,
             createTime: now
         )
         var effects = StoreEffects()
         effects.event(NewSecurityEvent(.ipBlocked(record.api), time: now))
-        var details = ["attempts": "\(ip.failures)", "block_number": "\(previous + 1)"]
+        var details = ["attempts": "\(failures)", "block_number": "\(previous + 1)"]
         details["blocked_until"] = record.blockedUntil.map(Self.format) ?? "permanent"
         effects.auditWithEvent(
             AuditEntryRecord(
@@ -423,16 +592,18 @@ public struct LoginGuard: Sendable {
                 time: now
             )
         )
-        _ = try await store.blockIP(record, effects: effects)
+        let placed = try await store.blockIP(record, effects: effects)
         logger.notice(
             "ip blocked",
             metadata: ["ip": "\(ip.key)", "until": "\(record.blockedUntil.map { "\($0)" } ?? "permanent")"]
         )
+        return placed
     }
 
     // MARK: - Attempts
 
     func refuse(_ context: LoginContext, reason: Classy_Monitoring_V1_FailureReason) async throws {
+        context.admission.endInFlight()
         guard context.admission.settle() else { return }
         let userID = try await store.user(email: context.email)?.id
         let attempt = attemptRecord(

@@ -87,6 +87,95 @@ struct BruteForceLoginTests {
         }
     }
 
+    @Test("40 concurrent legitimate logins from one address (a NAT) all succeed, and nothing is blocked")
+    func concurrentLegitimateBurst() async throws {
+        try await withTestServer(configure: { $0.trustLoopbackProxy() }) { server async throws in
+            let (_, adminToken, _) = try await server.signIn(role: .admin)
+            var emails: [String] = []
+            for _ in 0..<40 { emails.append(try await server.signIn(role: .user).user.email) }
+            let office = "198.51.100.200"
+            let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+                for email in emails {
+                    group.addTask {
+                        do {
+                            _ = try await server.auth.login(
+                                loginRequest(email, TestServer.userPassword), metadata: .from(office)
+                            )
+                            return "OK"
+                        } catch let error as RPCError {
+                            return ClassyError(error)?.code.reason ?? "\(error.code)"
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(outcomes == Array(repeating: "OK", count: 40))
+            let blocks = try await server.monitoring.listBlockedIPs(.init(), metadata: .bearer(adminToken))
+            #expect(blocks.blockedIps.isEmpty)
+            let attempts = try await server.store.listLoginAttempts(.init(ipAddress: office, limit: 100))
+            #expect(attempts.count == 40)
+            #expect(attempts.allSatisfy { $0.success })
+        }
+    }
+
+    @Test("a typo among 19 concurrent good logins from one address blocks nothing")
+    func typoInBurst() async throws {
+        try await withTestServer(configure: { $0.trustLoopbackProxy() }) { server async throws in
+            let (_, adminToken, _) = try await server.signIn(role: .admin)
+            var emails: [String] = []
+            for _ in 0..<19 { emails.append(try await server.signIn(role: .user).user.email) }
+            let office = "198.51.100.201"
+            let typist = try await server.signIn(role: .user).user.email
+            let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+                for (email, password) in emails.map({ ($0, TestServer.userPassword) }) + [(typist, "wrong password")] {
+                    group.addTask {
+                        do {
+                            _ = try await server.auth.login(loginRequest(email, password), metadata: .from(office))
+                            return "OK"
+                        } catch let error as RPCError {
+                            return ClassyError(error)?.code.reason ?? "\(error.code)"
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == "OK" }.count == 19)
+            #expect(outcomes.filter { $0 == "INVALID_CREDENTIALS" }.count == 1)
+            let blocks = try await server.monitoring.listBlockedIPs(.init(), metadata: .bearer(adminToken))
+            #expect(blocks.blockedIps.isEmpty)
+            _ = try await server.auth.login(loginRequest(typist, TestServer.userPassword), metadata: .from(office))
+        }
+    }
+
+    @Test("25 concurrent wrong guesses from one address: 20 are checked, the IP is blocked once, 5 are refused")
+    func concurrentGuessesFromOneAddress() async throws {
+        try await withTestServer(configure: { $0.trustLoopbackProxy() }) { server async throws in
+            let (_, adminToken, _) = try await server.signIn(role: .admin)
+            let attacker = "203.0.113.77"
+            let reasons = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<25 {
+                    group.addTask {
+                        do {
+                            _ = try await server.auth.login(
+                                loginRequest("victim\(index)@classy.test", "nope nope"), metadata: .from(attacker)
+                            )
+                            return "OK"
+                        } catch let error as RPCError {
+                            return ClassyError(error)?.code.reason ?? "\(error.code)"
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(reasons.filter { $0 == "INVALID_CREDENTIALS" }.count == 20)
+            #expect(reasons.filter { $0 == "IP_BLOCKED" }.count == 5)
+            let blocks = try await server.monitoring.listBlockedIPs(.init(), metadata: .bearer(adminToken)).blockedIps
+            #expect(blocks.map(\.ipAddress) == [attacker])
+            #expect(blocks.first?.attempts == 20)
+            #expect(try await server.store.blockCount(ipAddress: attacker, since: .distantPast) == 1)
+        }
+    }
+
     @Test("IPv6 clients are blocked by /64 through Login")
     func ipv6Block() async throws {
         try await withTestServer(configure: { $0.trustLoopbackProxy() }) { server async throws in

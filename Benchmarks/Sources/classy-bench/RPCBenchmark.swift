@@ -43,8 +43,6 @@ struct RPCBenchmark: AsyncParsableCommand {
             configuration.port = 0
             configuration.database = .sqlite(path: directory.appendingPathComponent("bench.sqlite").path)
             configuration.rateLimitEnabled = false
-            // Every benchmark client shares 127.0.0.1: allow-list it, as a trusted gateway would be.
-            configuration.bruteForce.allowList = [IPNetwork("127.0.0.0/8")!]
             configuration.adminPassword = "benchmark admin password"
             configuration.maxConcurrentStreams = 1024
             let runtime = try await ClassyServerRuntime(configuration: configuration, logger: Logger(label: "bench"))

@@ -1,0 +1,92 @@
+import Synchronization
+
+/// Login attempts admitted by this process whose outcome is not recorded yet, per IP key.
+///
+/// Admission counts an attempt as a failure before its password is checked, so concurrent guesses cannot slip
+/// past the limit. Attempts still in flight therefore look like failures to the attempts counted after them;
+/// this registry tells ``LoginGuard`` how many of an IP key's counted failures are really attempts of this
+/// process still being checked, so it can wait for them instead of refusing a legitimate burst (many users
+/// behind one NAT), and so a failure decides on a block only from failures that are final.
+final class InFlightLogins: Sendable {
+    private struct Entry {
+        /// Attempts counted and not ended.
+        var pending = 0
+        /// Attempts that stepped out of the count to wait for pending ones.
+        var waiting = 0
+        /// Bumped whenever a pending attempt ends: waiters look for a change.
+        var version = 0
+    }
+
+    private let entries = Mutex([String: Entry]())
+    /// IP keys whose block decision is being made.
+    private let deciding = Mutex(Set<String>())
+
+    /// Registers an attempt on `key`.
+    func begin(_ key: String) {
+        entries.withLock { $0[key, default: Entry()].pending += 1 }
+    }
+
+    /// Ends an attempt on `key`; returns how many others are still in flight on it.
+    func end(_ key: String) -> Int {
+        entries.withLock { entries in
+            guard var entry = entries[key] else { return 0 }
+            entry.pending -= 1
+            entry.version &+= 1
+            entries[key] = entry.pending <= 0 && entry.waiting <= 0 ? nil : entry
+            return max(0, entry.pending)
+        }
+    }
+
+    /// Takes a pending attempt out of the count while it waits; returns the version to wait on.
+    func suspend(_ key: String) -> Int {
+        entries.withLock { entries in
+            entries[key, default: Entry()].pending -= 1
+            entries[key, default: Entry()].waiting += 1
+            return entries[key]!.version
+        }
+    }
+
+    /// Puts a waiting attempt back in the count.
+    func resume(_ key: String) {
+        entries.withLock { entries in
+            entries[key, default: Entry()].waiting -= 1
+            entries[key, default: Entry()].pending += 1
+        }
+    }
+
+    /// A value that changes whenever a pending attempt on `key` ends.
+    func version(_ key: String) -> Int {
+        entries.withLock { $0[key]?.version ?? 0 }
+    }
+
+    /// Attempts counted and in flight on `key`.
+    func pending(_ key: String) -> Int {
+        entries.withLock { max(0, $0[key]?.pending ?? 0) }
+    }
+
+    /// Returns once a pending attempt on `key` ended after `version` was read, none is pending, or at `deadline`.
+    ///
+    /// Polls every few milliseconds: waiting only happens in bursts of logins from one address, and polling needs
+    /// no continuation bookkeeping to stay correct under cancellation.
+    func waitForEnd(_ key: String, after version: Int, until deadline: ContinuousClock.Instant) async {
+        func unchanged() -> Bool {
+            entries.withLock { entries in
+                guard let entry = entries[key] else { return false }
+                return entry.version == version && entry.pending > 0
+            }
+        }
+        while unchanged(), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+            if Task.isCancelled { return }
+        }
+    }
+
+    /// Runs `body` while no other block decision for `key` runs in this process.
+    func deciding<T>(_ key: String, _ body: () async throws -> T) async throws -> T {
+        while !deciding.withLock({ $0.insert(key).inserted }) {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        defer { _ = deciding.withLock { $0.remove(key) } }
+        return try await body()
+    }
+}
