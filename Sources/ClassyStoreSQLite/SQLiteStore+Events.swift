@@ -39,7 +39,7 @@ extension SQLiteStore {
         try checkOpen()
         let (committed, wakeUp): (CommittedEffects, StoreCommit)
         do {
-            (committed, wakeUp) = try await writer.write { db in
+            (committed, wakeUp) = try await groupCommit.write { db in
                 let written = try EffectsWriter.insert(effects, in: db)
                 return (written.committed, written.wakeUp)
             }

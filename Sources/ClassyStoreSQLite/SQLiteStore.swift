@@ -22,6 +22,8 @@ public final class SQLiteStore: ClassyStoreProtocol {
     static let busyTimeout: TimeInterval = 10
 
     let writer: any DatabaseWriter
+    /// Every write transaction goes through it, so concurrent writes share a commit.
+    let groupCommit: GroupCommit
     let logger: Logger
     let notifier = CommitNotifier()
     /// Set by ``close()``; GRDB connections must not be touched once closed.
@@ -43,6 +45,7 @@ public final class SQLiteStore: ClassyStoreProtocol {
                 try db.execute(sql: "PRAGMA synchronous = FULL")
             }
             self.writer = pool
+            self.groupCommit = GroupCommit(writer: pool)
         } catch {
             throw SQLiteErrorMapping.map(error, logger: logger)
         }
@@ -50,6 +53,7 @@ public final class SQLiteStore: ClassyStoreProtocol {
 
     private init(writer: any DatabaseWriter, location: String, logger: Logger) {
         self.writer = writer
+        self.groupCommit = GroupCommit(writer: writer)
         self.location = location
         self.logger = logger
     }
@@ -144,7 +148,7 @@ public final class SQLiteStore: ClassyStoreProtocol {
         try checkOpen()
         let (value, commit): (T, StoreCommit)
         do {
-            (value, commit) = try await writer.write { db in
+            (value, commit) = try await groupCommit.write { db in
                 let (value, effects) = try body(db)
                 let committed = try EffectsWriter.insert(effects, in: db)
                 return (value, committed.wakeUp)

@@ -1,0 +1,78 @@
+import ClassyCore
+import ClassyStore
+import Foundation
+import GRDB
+import Logging
+import Testing
+
+@testable import ClassyStoreSQLite
+
+/// Concurrent writes share commits: each still behaves as a transaction of its own.
+@Suite("SQLite group commit")
+struct GroupCommitTests {
+    let t0 = Date(timeIntervalSince1970: 1_750_000_000)
+
+    func newUser(_ email: String) -> NewUser {
+        NewUser(email: email, passwordHash: "x", firstName: "A", lastName: "B", role: .user, createTime: t0)
+    }
+
+    @Test("300 concurrent writes, 100 of them failing: the failures roll back alone, the rest all commit")
+    func failuresRollBackAlone() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.path("group.sqlite"))
+        try await store.migrate()
+        _ = try await store.createUser(newUser("taken@classy.test"), effects: .none)
+
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<300 {
+                group.addTask {
+                    do {
+                        // Every third write collides with an existing email and must fail on its own.
+                        let email = index % 3 == 0 ? "taken@classy.test" : "user\(index)@classy.test"
+                        let effects = StoreEffects(auditEntries: [
+                            AuditEntryRecord(action: "user.create", resourceType: "user", resourceID: email, time: t0)
+                        ])
+                        _ = try await store.createUser(newUser(email), effects: effects)
+                        return true
+                    } catch let error as StoreError {
+                        #expect(error.code == .emailTaken)
+                        return false
+                    }
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 200)
+        let (users, audits) = try await store.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0,
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_logs") ?? 0
+            )
+        }
+        #expect(users == 201)
+        // The failed writes' effects were rolled back with them.
+        #expect(audits == 200)
+        try await store.close()
+
+        // Everything answered as committed is on disk.
+        let reopened = try SQLiteStore(path: directory.path("group.sqlite"))
+        #expect(try await reopened.user(email: "user1@classy.test") != nil)
+        try await reopened.close()
+    }
+
+    @Test("a write's result is visible to a read as soon as the write returns")
+    func readYourWrites() async throws {
+        let store = try SQLiteStore.inMemory()
+        try await store.migrate()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<50 {
+                group.addTask {
+                    let created = try await store.createUser(newUser("ryw\(index)@classy.test"), effects: .none)
+                    #expect(try await store.user(id: created.id)?.email == "ryw\(index)@classy.test")
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
