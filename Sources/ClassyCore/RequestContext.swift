@@ -38,6 +38,9 @@ public struct RequestContext: Sendable {
     public var caller: Caller?
     /// The RPC's full method name, `package.Service/Method`.
     public var method: String
+    /// The caller's account as authentication read it from the store (a `UserRecord`), so a handler that only
+    /// needs the caller's own record does not read it again; nil for anonymous RPCs and service accounts.
+    public var account: (any Sendable)?
 
     public init(requestID: String, clientIP: String, caller: Caller?, method: String) {
         self.requestID = requestID

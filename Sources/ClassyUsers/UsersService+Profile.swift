@@ -10,6 +10,10 @@ extension UsersService {
         context: ServerContext
     ) async throws -> Classy_Users_V1_GetMeResponse {
         let caller = try RequestContext.requireCaller()
+        // Authentication read the account (active, not deleted) moments ago in this RPC: reuse it.
+        if let user = RequestContext.current?.account as? UserRecord, user.id == caller.userID {
+            return .with { $0.user = user.api }
+        }
         guard let user = try await store.user(id: caller.userID), !user.deleted else {
             throw ClassyError(.notFound, "the caller's account no longer exists")
         }

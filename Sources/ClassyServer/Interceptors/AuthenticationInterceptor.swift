@@ -21,7 +21,9 @@ struct AuthenticationInterceptor: ServerInterceptor {
             return try await next(request, context)
         }
         let token = try Self.bearerToken(in: request.metadata)
-        requestContext.caller = try await authenticator.authenticate(accessToken: token)
+        (requestContext.caller, requestContext.account) = try await authenticator.authenticateWithAccount(
+            accessToken: token
+        )
         return try await withRequestContext(requestContext, request: request, serverContext: context, next: next)
     }
 
@@ -44,6 +46,19 @@ struct AuthenticationInterceptor: ServerInterceptor {
 protocol CallerAuthenticator: Sendable {
     /// The caller the token speaks for, with the role it has now.
     func authenticate(accessToken: String) async throws -> Caller
+    /// The caller, with the account record read to check it (if any).
+    func authenticateWithAccount(accessToken: String) async throws -> (Caller, (any Sendable)?)
 }
 
-extension AccessTokenAuthenticator: CallerAuthenticator {}
+extension CallerAuthenticator {
+    func authenticateWithAccount(accessToken: String) async throws -> (Caller, (any Sendable)?) {
+        (try await authenticate(accessToken: accessToken), nil)
+    }
+}
+
+extension AccessTokenAuthenticator: CallerAuthenticator {
+    func authenticateWithAccount(accessToken: String) async throws -> (Caller, (any Sendable)?) {
+        let (caller, account) = try await authenticateReturningAccount(accessToken: accessToken)
+        return (caller, account)
+    }
+}
