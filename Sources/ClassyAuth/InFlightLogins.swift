@@ -13,8 +13,11 @@ final class InFlightLogins: Sendable {
         var pending = 0
         /// Attempts that stepped out of the count to wait for pending ones.
         var waiting = 0
-        /// Bumped whenever a pending attempt ends: waiters look for a change.
-        var version = 0
+        /// The ticket the next waiter gets.
+        var nextTicket = 0
+        /// Waiters with a ticket below this may go: each attempt that ends lets one more waiter go, first come
+        /// first served, so a burst does not wake every waiter whenever one attempt ends.
+        var served = 0
     }
 
     private let entries = Mutex([String: Entry]())
@@ -31,18 +34,29 @@ final class InFlightLogins: Sendable {
         entries.withLock { entries in
             guard var entry = entries[key] else { return 0 }
             entry.pending -= 1
-            entry.version &+= 1
+            if entry.served < entry.nextTicket { entry.served += 1 }
             entries[key] = entry.pending <= 0 && entry.waiting <= 0 ? nil : entry
             return max(0, entry.pending)
         }
     }
 
-    /// Takes a pending attempt out of the count while it waits; returns the version to wait on.
+    /// Takes a pending attempt out of the count while it waits; returns its place in the queue of waiters.
     func suspend(_ key: String) -> Int {
         entries.withLock { entries in
-            entries[key, default: Entry()].pending -= 1
-            entries[key, default: Entry()].waiting += 1
-            return entries[key]!.version
+            var entry = entries[key, default: Entry()]
+            entry.pending -= 1
+            entry.waiting += 1
+            defer { entry.nextTicket += 1; entries[key] = entry }
+            return entry.nextTicket
+        }
+    }
+
+    /// Sends a waiting attempt to the back of the queue; returns its new place.
+    func requeue(_ key: String) -> Int {
+        entries.withLock { entries in
+            var entry = entries[key, default: Entry()]
+            defer { entry.nextTicket += 1; entries[key] = entry }
+            return entry.nextTicket
         }
     }
 
@@ -54,28 +68,24 @@ final class InFlightLogins: Sendable {
         }
     }
 
-    /// A value that changes whenever a pending attempt on `key` ends.
-    func version(_ key: String) -> Int {
-        entries.withLock { $0[key]?.version ?? 0 }
-    }
-
     /// Attempts counted and in flight on `key`.
     func pending(_ key: String) -> Int {
         entries.withLock { max(0, $0[key]?.pending ?? 0) }
     }
 
-    /// Returns once a pending attempt on `key` ended after `version` was read, none is pending, or at `deadline`.
+    /// Returns once the waiter with `ticket` may go (enough attempts ended, or none is pending), or at
+    /// `deadline`.
     ///
     /// Polls every few milliseconds: waiting only happens in bursts of logins from one address, and polling needs
     /// no continuation bookkeeping to stay correct under cancellation.
-    func waitForEnd(_ key: String, after version: Int, until deadline: ContinuousClock.Instant) async {
-        func unchanged() -> Bool {
+    func waitForTurn(_ key: String, ticket: Int, until deadline: ContinuousClock.Instant) async {
+        func mustWait() -> Bool {
             entries.withLock { entries in
                 guard let entry = entries[key] else { return false }
-                return entry.version == version && entry.pending > 0
+                return entry.served <= ticket && entry.pending > 0
             }
         }
-        while unchanged(), ContinuousClock.now < deadline {
+        while mustWait(), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(5))
             if Task.isCancelled { return }
         }

@@ -79,8 +79,8 @@ final class LoginAdmission: Sendable {
         state.withLock { $0.inFlight = (registry, key) }
     }
 
-    /// Takes the attempt out of its key's in-flight count while it waits; returns the version to wait on.
-    func suspendInFlight() -> (registry: InFlightLogins, key: String, version: Int)? {
+    /// Takes the attempt out of its key's in-flight count while it waits; returns its place among the waiters.
+    func suspendInFlight() -> (registry: InFlightLogins, key: String, ticket: Int)? {
         guard let registration = state.withLock({ $0.inFlight }) else { return nil }
         return (registration.registry, registration.key, registration.registry.suspend(registration.key))
     }
@@ -244,19 +244,18 @@ public struct LoginGuard: Sendable {
             }
             try await uncountIPAttempt(ip, now: now)
             if let suspended = context.admission.suspendInFlight() {
-                var version = suspended.version
+                defer { context.admission.resumeInFlight() }
+                var ticket = suspended.ticket
                 while true {
-                    await inFlight.waitForEnd(ip.key, after: version, until: deadline)
+                    await inFlight.waitForTurn(ip.key, ticket: ticket, until: deadline)
                     guard ContinuousClock.now < deadline, !Task.isCancelled else { break }
-                    // Counting again is a write: first read whether it could change the outcome, so a burst of
-                    // waiters does not rewrite its counts each time one attempt ends.
-                    version = inFlight.version(ip.key)
                     let pending = inFlight.pending(ip.key)
                     guard pending > 0 else { break }
+                    // Counting again is a write: first read whether it could change the outcome.
                     let recounted = try await finalIPFailures(ip, othersInFlight: 0, now: now) + 1
                     if recounted <= policy.ip.threshold || recounted - pending > policy.ip.threshold { break }
+                    ticket = inFlight.requeue(ip.key)
                 }
-                context.admission.resumeInFlight()
             }
             try Task.checkCancellation()
             guard ContinuousClock.now < deadline else {
