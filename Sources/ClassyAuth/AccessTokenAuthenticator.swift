@@ -25,7 +25,8 @@ public struct AccessTokenAuthenticator: Sendable {
     }
 
     /// The caller a token speaks for and the account record read to check it (nil for service accounts).
-    public func authenticateReturningAccount(accessToken: String) async throws -> (caller: Caller, account: UserRecord?) {
+    public func authenticateReturningAccount(accessToken: String) async throws -> (caller: Caller, account: UserRecord?)
+    {
         let claims: AccessTokenClaims
         do {
             claims = try tokens.verify(accessToken)

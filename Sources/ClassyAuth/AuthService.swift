@@ -66,7 +66,8 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
             ),
             effects: .none
         )
-        let (session, pair) = try newSession(for: user, client: client, ipAddress: requestContext?.clientIP ?? "", now: now)
+        let (session, pair) = try newSession(
+            for: user, client: client, ipAddress: requestContext?.clientIP ?? "", now: now)
         var effects = StoreEffects()
         effects.auditWithEvent(
             AuditEntryRecord(
@@ -122,7 +123,8 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
         let now = clock.now()
         let (session, pair) = try newSession(for: user, client: client, ipAddress: ipAddress, now: now)
         var effects = StoreEffects()
-        if let notification = try await newDeviceNotification(for: user, client: client, ipAddress: ipAddress, now: now) {
+        if let notification = try await newDeviceNotification(for: user, client: client, ipAddress: ipAddress, now: now)
+        {
             effects.notify(notification)
         }
         var signedIn = try await guardian.recordSuccess(attempt, session: session, effects: effects)
@@ -364,7 +366,8 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
                 userID: session.userID,
                 kind: Classy_Users_V1_NotificationKind.sessionRevoked.storeValue,
                 title: "Session signed out",
-                body: own ? "One of your sessions was signed out." : "An administrator signed out one of your sessions.",
+                body: own
+                    ? "One of your sessions was signed out." : "An administrator signed out one of your sessions.",
                 data: ["session_id": session.id, "device_name": session.deviceName, "by": own ? "user" : "admin"],
                 createTime: now
             )
@@ -377,7 +380,8 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
                 )
             )
         }
-        try await store.revokeSession(id: session.id, reason: own ? "revoked_by_user" : "revoked_by_admin", now: now, effects: effects)
+        try await store.revokeSession(
+            id: session.id, reason: own ? "revoked_by_user" : "revoked_by_admin", now: now, effects: effects)
         return .init()
     }
 
@@ -414,7 +418,8 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
             $0.sessionID = session.id
             $0.role = user.role.api
             $0.tokenType = .refresh
-            $0.issueTime = Google_Protobuf_Timestamp(date: session.expireTime.addingTimeInterval(-configuration.refreshTokenLifetime))
+            $0.issueTime = Google_Protobuf_Timestamp(
+                date: session.expireTime.addingTimeInterval(-configuration.refreshTokenLifetime))
             $0.expireTime = Google_Protobuf_Timestamp(date: session.expireTime)
         }
     }

@@ -204,7 +204,8 @@ public struct LoginGuard: Sendable {
             let number = policy.nextLockNumber(
                 previousLockCount: lock?.lockCount, previousLockTime: lock?.lastLockTime, now: now
             )
-            throw Self.accountLockedError(until: now.addingTimeInterval(policy.lockDuration(forLockNumber: number)), now: now)
+            throw Self.accountLockedError(
+                until: now.addingTimeInterval(policy.lockDuration(forLockNumber: number)), now: now)
         case .overIPLimit:
             try await refuse(context, reason: .ipBlocked)
             let key = ipKey ?? context.ipAddress
@@ -228,7 +229,9 @@ public struct LoginGuard: Sendable {
     ///
     /// Returns the IP counters of the attempt once it is within the limit; throws IP_BLOCKED when the key is
     /// (or must now be) blocked, RATE_LIMITED when the wait ran out.
-    func admitOverIPLimit(_ context: LoginContext, _ counted: LoginAdmission.IPCounters, now: Date) async throws
+    func admitOverIPLimit(
+        _ context: LoginContext, _ counted: LoginAdmission.IPCounters, now: Date
+    ) async throws
         -> LoginAdmission.IPCounters
     {
         let deadline = ContinuousClock.now + inFlightWait
@@ -397,7 +400,9 @@ public struct LoginGuard: Sendable {
 
     /// Pre-counts one failure for the email and the IP key, atomically per key; `epoch` is the number of blocks
     /// the IP key ever had.
-    func count(email: String, ipKey: String?, epoch: Int?, previousLock: AccountLockRecord?, now: Date) async throws
+    func count(
+        email: String, ipKey: String?, epoch: Int?, previousLock: AccountLockRecord?, now: Date
+    ) async throws
         -> LoginAdmission.Counted
     {
         guard let ipKey else {
@@ -408,6 +413,7 @@ public struct LoginGuard: Sendable {
         }
         let epoch = epoch ?? 0
         let keys = Self.ipCounterKeys(ipKey, epoch: epoch)
+        let successes = try await successesBeforeCounting(keys.successes, now: now)
         let emailFailures: Int
         let ipAttempts: Int
         if policy.email.window == policy.ip.window {
@@ -425,32 +431,34 @@ public struct LoginGuard: Sendable {
                 email: nil, ipKey: keys.attempts, window: policy.ip.window, now: now, attempt: nil, effects: .none
             ).ip
         }
-        let ip = try await ipCounters(ipKey, epoch: epoch, attempts: ipAttempts, now: now)
+        let ip = ipCounters(ipKey, epoch: epoch, attempts: ipAttempts, successesBefore: successes)
         return .init(email: email, emailFailures: emailFailures, previousLock: previousLock, ip: ip)
     }
 
     /// Pre-counts one attempt for the IP key alone (an attempt that waited counts its IP again).
     func countIP(_ ipKey: String, epoch: Int, now: Date) async throws -> LoginAdmission.IPCounters {
+        let keys = Self.ipCounterKeys(ipKey, epoch: epoch)
+        let successes = try await successesBeforeCounting(keys.successes, now: now)
         let attempts = try await store.recordLoginFailure(
-            email: nil, ipKey: Self.ipCounterKeys(ipKey, epoch: epoch).attempts, window: policy.ip.window, now: now,
-            attempt: nil, effects: .none
+            email: nil, ipKey: keys.attempts, window: policy.ip.window, now: now, attempt: nil, effects: .none
         ).ip
-        return try await ipCounters(ipKey, epoch: epoch, attempts: attempts, now: now)
+        return ipCounters(ipKey, epoch: epoch, attempts: attempts, successesBefore: successes)
+    }
+
+    /// The IP key's successes (un-counted attempts), read *before* an attempt is counted.
+    ///
+    /// Every success follows the count of its own attempt, so the successes read before a count all belong to
+    /// attempts included in it: attempts minus these never under-states the failures. Read after the count, they
+    /// could include un-counts of attempts counted later, and let one attempt too many through.
+    func successesBeforeCounting(_ key: String, now: Date) async throws -> Int {
+        try await store.loginFailureCounts(email: nil, ipKey: key, window: policy.ip.window, now: now).ip
     }
 
     /// The IP key's failures from its pre-counted attempts: successes only matter once attempts alone reach the
     /// threshold.
-    func ipCounters(_ ipKey: String, epoch: Int, attempts: Int, now: Date) async throws
-        -> LoginAdmission.IPCounters
-    {
+    func ipCounters(_ ipKey: String, epoch: Int, attempts: Int, successesBefore: Int) -> LoginAdmission.IPCounters {
         let keys = Self.ipCounterKeys(ipKey, epoch: epoch)
-        var failures = attempts
-        if attempts >= policy.ip.threshold {
-            let successes = try await store.loginFailureCounts(
-                email: nil, ipKey: keys.successes, window: policy.ip.window, now: now
-            ).ip
-            failures = max(1, attempts - successes)
-        }
+        let failures = attempts >= policy.ip.threshold ? max(1, attempts - successesBefore) : attempts
         return .init(
             key: ipKey, failures: failures, attemptsKey: keys.attempts, successesKey: keys.successes, epoch: epoch
         )
@@ -465,6 +473,10 @@ public struct LoginGuard: Sendable {
     /// process's attempts on the key still in flight (`othersInFlight`), which were counted as failures but may
     /// yet succeed. The last of concurrent failures to end sees none in flight, so a real run of failures always
     /// reaches the threshold.
+    ///
+    /// Attempts are read before successes, so the result may fall short (un-counts of later attempts) but never
+    /// over-states: a failure never blocks on a count it did not see, and a block it misses is placed by the next
+    /// attempt, which finds itself over the limit with nothing in flight.
     func finalIPFailures(_ ip: LoginAdmission.IPCounters, othersInFlight: Int, now: Date) async throws -> Int {
         let attempts = try await store.loginFailureCounts(
             email: nil, ipKey: ip.attemptsKey, window: policy.ip.window, now: now

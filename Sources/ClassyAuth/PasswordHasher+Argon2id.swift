@@ -1,5 +1,5 @@
-import ClassyCore
 import CArgon2
+import ClassyCore
 import Foundation
 
 /// The cost and sizes of an Argon2id hash.

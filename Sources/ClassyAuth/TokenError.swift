@@ -1,4 +1,5 @@
 import ClassyCore
+
 /// Why an access token was refused.
 public enum TokenError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The token was valid but its `exp` has passed (API reason `TOKEN_EXPIRED`).

@@ -21,11 +21,12 @@ enum EffectsWriter {
     static func insert(_ effects: StoreEffects, in db: Database) throws -> Written {
         guard !effects.isEmpty else { return Written(committed: CommittedEffects(events: [], notifications: [])) }
         for entry in effects.auditEntries {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO audit_logs (id, action, actor_user_id, resource_type, resource_id, details, ip_address, time)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     entry.id, entry.action, entry.actorUserID, entry.resourceType, entry.resourceID,
                     try StringMapCoding.encode(entry.details), entry.ipAddress, entry.time.storageValue,
@@ -34,8 +35,9 @@ enum EffectsWriter {
         }
         var events: [EventRecord] = []
         for event in effects.events {
-            try db.execute(
-                sql: "INSERT INTO events (kind, time, payload) VALUES (?, ?, ?)",
+            try db.cachedStatement(
+                sql: "INSERT INTO events (kind, time, payload) VALUES (?, ?, ?)"
+            ).execute(
                 arguments: [event.kind.rawValue, event.time.storageValue, event.payload]
             )
             events.append(
@@ -49,11 +51,12 @@ enum EffectsWriter {
         }
         var notifications: [NotificationRecord] = []
         for notification in effects.notifications {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO notifications (id, user_id, kind, title, body, data, create_time, read)
                     VALUES (?, ?, ?, ?, ?, ?, ?, 0)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     notification.id, notification.userID, notification.kind, notification.title, notification.body,
                     try StringMapCoding.encode(notification.data), notification.createTime.storageValue,

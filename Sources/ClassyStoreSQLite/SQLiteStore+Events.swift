@@ -4,7 +4,9 @@ import GRDB
 
 extension SQLiteStore {
     /// Returns events after `sequence`, ascending; `nil` or empty `types` means every type.
-    public func events(after sequence: UInt64, types: Set<SecurityEventKind>?, limit: Int) async throws
+    public func events(
+        after sequence: UInt64, types: Set<SecurityEventKind>?, limit: Int
+    ) async throws
         -> [EventRecord]
     {
         let after = Int64(clamping: sequence)
@@ -30,7 +32,8 @@ extension SQLiteStore {
     /// Returns the highest committed event sequence (0 when the log is empty).
     public func latestEventSequence() async throws -> UInt64 {
         try await read { db in
-            UInt64(try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) FROM events") ?? 0)
+            UInt64(
+                try Int64.fetchOne(try db.cachedStatement(sql: "SELECT COALESCE(MAX(sequence), 0) FROM events")) ?? 0)
         }
     }
 
@@ -62,7 +65,7 @@ extension SQLiteStore {
         let sql = "SELECT * FROM audit_logs \(filter.whereClause) ORDER BY time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, query.limit))
         return try await read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(AuditEntryRecord.init(row:))
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(AuditEntryRecord.init(row:))
         }
     }
 }

@@ -21,11 +21,12 @@ extension SQLiteStore {
             ) {
                 return existing
             }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO idempotency_keys (caller_key, key, method, response, create_time)
                     VALUES (?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     record.callerKey, record.key, record.method, record.responseBytes, record.createTime.storageValue,
                 ]
@@ -37,7 +38,9 @@ extension SQLiteStore {
     /// Deletes records created before `date`.
     public func purgeIdempotencyRecords(before date: Date) async throws -> Int {
         try await write(effects: .none) { db in
-            try db.execute(sql: "DELETE FROM idempotency_keys WHERE create_time < ?", arguments: [date.storageValue])
+            try db.cachedStatement(sql: "DELETE FROM idempotency_keys WHERE create_time < ?").execute(arguments: [
+                date.storageValue
+            ])
             return db.changesCount
         }
     }
@@ -49,8 +52,8 @@ extension SQLiteStore {
         in db: Database
     ) throws -> IdempotencyRecord? {
         try Row.fetchOne(
-            db,
-            sql: "SELECT * FROM idempotency_keys WHERE caller_key = ? AND key = ? AND create_time >= ?",
+            try db.cachedStatement(
+                sql: "SELECT * FROM idempotency_keys WHERE caller_key = ? AND key = ? AND create_time >= ?"),
             arguments: [callerKey, key, notBefore.storageValue]
         ).map(IdempotencyRecord.init(row:))
     }

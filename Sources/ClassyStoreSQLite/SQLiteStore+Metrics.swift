@@ -4,7 +4,9 @@ import GRDB
 
 extension SQLiteStore {
     /// Computes security metrics with aggregate queries over indexes, in one read snapshot.
-    public func securityMetrics(since: Date, now: Date, topFailingIPLimit: Int) async throws
+    public func securityMetrics(
+        since: Date, now: Date, topFailingIPLimit: Int
+    ) async throws
         -> SecurityMetricsSnapshot
     {
         let start = since.storageValue
@@ -13,12 +15,12 @@ extension SQLiteStore {
         let topLimit = max(0, topFailingIPLimit)
         return try await read { db in
             let totals = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT COUNT(*) AS attempts, COALESCE(SUM(success), 0) AS successes,
-                        COUNT(DISTINCT ip_address) AS ips
-                    FROM login_attempts WHERE time >= ? AND time < ?
-                    """,
+                try db.cachedStatement(
+                    sql: """
+                        SELECT COUNT(*) AS attempts, COALESCE(SUM(success), 0) AS successes,
+                            COUNT(DISTINCT ip_address) AS ips
+                        FROM login_attempts WHERE time >= ? AND time < ?
+                        """),
                 arguments: [start, end]
             )
             let attempts: Int = totals?["attempts"] ?? 0
@@ -26,23 +28,23 @@ extension SQLiteStore {
             let uniqueIPs: Int = totals?["ips"] ?? 0
 
             let topFailing = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT ip_address, COUNT(*) AS failures FROM login_attempts
-                    WHERE time >= ? AND time < ? AND success = 0
-                    GROUP BY ip_address ORDER BY failures DESC, ip_address ASC LIMIT ?
-                    """,
+                try db.cachedStatement(
+                    sql: """
+                        SELECT ip_address, COUNT(*) AS failures FROM login_attempts
+                        WHERE time >= ? AND time < ? AND success = 0
+                        GROUP BY ip_address ORDER BY failures DESC, ip_address ASC LIMIT ?
+                        """),
                 arguments: [start, end, topLimit]
             ).map { SecurityMetricsSnapshot.FailingIP(ipAddress: $0["ip_address"], count: $0["failures"]) }
 
             var perMinute = Array(repeating: 0, count: buckets)
             let bucketRows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT CAST((time - ?) / 60 AS INTEGER) AS bucket, COUNT(*) AS failures FROM login_attempts
-                    WHERE time >= ? AND time < ? AND success = 0
-                    GROUP BY bucket
-                    """,
+                try db.cachedStatement(
+                    sql: """
+                        SELECT CAST((time - ?) / 60 AS INTEGER) AS bucket, COUNT(*) AS failures FROM login_attempts
+                        WHERE time >= ? AND time < ? AND success = 0
+                        GROUP BY bucket
+                        """),
                 arguments: [start, start, end]
             )
             for row in bucketRows {
@@ -50,19 +52,21 @@ extension SQLiteStore {
                 if perMinute.indices.contains(bucket) { perMinute[bucket] = row["failures"] }
             }
 
-            let activeBlocks = try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT COUNT(*) FROM blocked_ips
-                    WHERE unblocked_time IS NULL AND (permanent = 1 OR blocked_until > ?)
-                    """,
-                arguments: [end]
-            ) ?? 0
-            let lockedAccounts = try Int.fetchOne(
-                db,
-                sql: "SELECT COUNT(*) FROM account_locks WHERE locked_until > ?",
-                arguments: [end]
-            ) ?? 0
+            let activeBlocks =
+                try Int.fetchOne(
+                    try db.cachedStatement(
+                        sql: """
+                            SELECT COUNT(*) FROM blocked_ips
+                            WHERE unblocked_time IS NULL AND (permanent = 1 OR blocked_until > ?)
+                            """),
+                    arguments: [end]
+                ) ?? 0
+            let lockedAccounts =
+                try Int.fetchOne(
+                    try db.cachedStatement(
+                        sql: "SELECT COUNT(*) FROM account_locks WHERE locked_until > ?"),
+                    arguments: [end]
+                ) ?? 0
             let activeSessions = try Self.countActiveSessions(userID: nil, now: now, in: db)
 
             return SecurityMetricsSnapshot(

@@ -7,15 +7,17 @@ extension SQLiteStore {
     public func notifications(userID: String, after cursor: Int64, limit: Int) async throws -> [NotificationRecord] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM notifications WHERE user_id = ? AND cursor > ? ORDER BY cursor LIMIT ?",
+                try db.cachedStatement(
+                    sql: "SELECT * FROM notifications WHERE user_id = ? AND cursor > ? ORDER BY cursor LIMIT ?"),
                 arguments: [userID, cursor, max(0, limit)]
             ).map(NotificationRecord.init(row:))
         }
     }
 
     /// Lists the user's notifications newest first, with the unread count, in one snapshot.
-    public func listNotifications(userID: String, unreadOnly: Bool, before: Int64?, limit: Int) async throws
+    public func listNotifications(
+        userID: String, unreadOnly: Bool, before: Int64?, limit: Int
+    ) async throws
         -> NotificationPage
     {
         var filter = SQLFilter()
@@ -25,7 +27,8 @@ extension SQLiteStore {
         let sql = "SELECT * FROM notifications \(filter.whereClause) ORDER BY cursor DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, limit))
         return try await read { db in
-            let notifications = try Row.fetchAll(db, sql: sql, arguments: arguments).map(NotificationRecord.init(row:))
+            let notifications = try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(
+                NotificationRecord.init(row:))
             let unread = try Self.unreadCount(userID: userID, in: db)
             return NotificationPage(notifications: notifications, unreadCount: unread)
         }
@@ -41,8 +44,9 @@ extension SQLiteStore {
         try await write(effects: .none) { db in
             switch selection {
             case .all:
-                try db.execute(
-                    sql: "UPDATE notifications SET read = 1 WHERE user_id = ? AND read = 0",
+                try db.cachedStatement(
+                    sql: "UPDATE notifications SET read = 1 WHERE user_id = ? AND read = 0"
+                ).execute(
                     arguments: [userID]
                 )
             case .ids(let ids):
@@ -61,8 +65,8 @@ extension SQLiteStore {
     public func latestNotificationCursor(userID: String) async throws -> Int64 {
         try await read { db in
             try Int64.fetchOne(
-                db,
-                sql: "SELECT COALESCE(MAX(cursor), 0) FROM notifications WHERE user_id = ?",
+                try db.cachedStatement(
+                    sql: "SELECT COALESCE(MAX(cursor), 0) FROM notifications WHERE user_id = ?"),
                 arguments: [userID]
             ) ?? 0
         }
@@ -70,8 +74,8 @@ extension SQLiteStore {
 
     private static func unreadCount(userID: String, in db: Database) throws -> Int {
         try Int.fetchOne(
-            db,
-            sql: "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read = 0",
+            try db.cachedStatement(
+                sql: "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read = 0"),
             arguments: [userID]
         ) ?? 0
     }

@@ -37,7 +37,9 @@ extension SQLiteStore {
     }
 
     /// Returns the failure counts within `window` without counting a failure.
-    public func loginFailureCounts(email: String?, ipKey: String?, window: TimeInterval, now: Date) async throws
+    public func loginFailureCounts(
+        email: String?, ipKey: String?, window: TimeInterval, now: Date
+    ) async throws
         -> LoginFailureCounts
     {
         let emailKey = email.map { Self.failureKey(email: $0) }
@@ -47,8 +49,8 @@ extension SQLiteStore {
             func count(_ key: String?) throws -> Int {
                 guard let key else { return 0 }
                 return try Int.fetchOne(
-                    db,
-                    sql: "SELECT COUNT(*) FROM login_failures WHERE scope_key = ? AND time > ?",
+                    try db.cachedStatement(
+                        sql: "SELECT COUNT(*) FROM login_failures WHERE scope_key = ? AND time > ?"),
                     arguments: [key, since]
                 ) ?? 0
             }
@@ -66,7 +68,7 @@ extension SQLiteStore {
         return try await write(effects: effects) { db in
             try Self.insertSession(session, in: db)
             try Self.setLastLogin(userID: session.userID, time: attempt.time, in: db)
-            try db.execute(sql: "DELETE FROM login_failures WHERE scope_key = ?", arguments: [emailKey])
+            try db.cachedStatement(sql: "DELETE FROM login_failures WHERE scope_key = ?").execute(arguments: [emailKey])
             try Self.insertAttempt(attempt, in: db)
             guard let user = try Self.fetchUser(id: session.userID, in: db) else {
                 throw StoreError.notFound("user \(session.userID)")
@@ -79,7 +81,7 @@ extension SQLiteStore {
     public func resetFailures(email: String) async throws {
         let key = Self.failureKey(email: email)
         try await write(effects: .none) { db in
-            try db.execute(sql: "DELETE FROM login_failures WHERE scope_key = ?", arguments: [key])
+            try db.cachedStatement(sql: "DELETE FROM login_failures WHERE scope_key = ?").execute(arguments: [key])
         }
     }
 
@@ -105,13 +107,14 @@ extension SQLiteStore {
                 count = restart ? 1 : existing.lockCount + 1
             }
             let record = AccountLockRecord(email: email, lockedUntil: until, lockCount: count, lastLockTime: now)
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO account_locks (email, locked_until, lock_count, last_lock_time, unlock_time)
                     VALUES (?, ?, ?, ?, NULL)
                     ON CONFLICT (email) DO UPDATE SET locked_until = excluded.locked_until,
                         lock_count = excluded.lock_count, last_lock_time = excluded.last_lock_time, unlock_time = NULL
-                    """,
+                    """
+            ).execute(
                 arguments: [email, until.storageValue, count, now.storageValue]
             )
             return record
@@ -123,12 +126,13 @@ extension SQLiteStore {
         let email = EmailNormalization.normalize(email)
         let key = Self.failureKey(email: email)
         return try await write { db -> (AccountLockRecord?, StoreEffects) in
-            try db.execute(sql: "DELETE FROM login_failures WHERE scope_key = ?", arguments: [key])
+            try db.cachedStatement(sql: "DELETE FROM login_failures WHERE scope_key = ?").execute(arguments: [key])
             guard var lock = try Self.fetchLock(email: email, in: db) else { return (nil, .none) }
             lock.lockedUntil = nil
             lock.unlockTime = now
-            try db.execute(
-                sql: "UPDATE account_locks SET locked_until = NULL, unlock_time = ? WHERE email = ?",
+            try db.cachedStatement(
+                sql: "UPDATE account_locks SET locked_until = NULL, unlock_time = ? WHERE email = ?"
+            ).execute(
                 arguments: [now.storageValue, email]
             )
             return (lock, effects)
@@ -144,11 +148,12 @@ extension SQLiteStore {
                 active.blockedUntil = block.permanent ? nil : block.blockedUntil
                 active.permanent = block.permanent
                 active.createdBy = block.createdBy ?? active.createdBy
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE blocked_ips SET reason = ?, attempts = ?, blocked_until = ?, permanent = ?, created_by = ?
                         WHERE id = ?
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         active.reason, active.attempts, active.blockedUntil.storageValue, active.permanent,
                         active.createdBy, active.id,
@@ -160,12 +165,13 @@ extension SQLiteStore {
             record.unblockedTime = nil
             record.unblockReason = nil
             if record.permanent { record.blockedUntil = nil }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO blocked_ips (id, ip_address, reason, attempts, blocked_until, permanent, create_time,
                         created_by, unblocked_time, unblock_reason)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     record.id, record.ipAddress, record.reason, record.attempts, record.blockedUntil.storageValue,
                     record.permanent, record.createTime.storageValue, record.createdBy,
@@ -176,7 +182,9 @@ extension SQLiteStore {
     }
 
     /// Lifts the active block of an address; writes effects only when one was active.
-    public func unblockIP(ipAddress: String, reason: String, now: Date, effects: StoreEffects) async throws
+    public func unblockIP(
+        ipAddress: String, reason: String, now: Date, effects: StoreEffects
+    ) async throws
         -> BlockedIPRecord?
     {
         try await write { db -> (BlockedIPRecord?, StoreEffects) in
@@ -185,8 +193,9 @@ extension SQLiteStore {
             }
             active.unblockedTime = now
             active.unblockReason = reason
-            try db.execute(
-                sql: "UPDATE blocked_ips SET unblocked_time = ?, unblock_reason = ? WHERE id = ?",
+            try db.cachedStatement(
+                sql: "UPDATE blocked_ips SET unblocked_time = ?, unblock_reason = ? WHERE id = ?"
+            ).execute(
                 arguments: [now.storageValue, reason, active.id]
             )
             return (active, effects)
@@ -202,12 +211,12 @@ extension SQLiteStore {
     public func activeBlocks(now: Date) async throws -> [BlockedIPRecord] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM blocked_ips
-                    WHERE unblocked_time IS NULL AND (permanent = 1 OR blocked_until > ?)
-                    ORDER BY create_time, id
-                    """,
+                try db.cachedStatement(
+                    sql: """
+                        SELECT * FROM blocked_ips
+                        WHERE unblocked_time IS NULL AND (permanent = 1 OR blocked_until > ?)
+                        ORDER BY create_time, id
+                        """),
                 arguments: [now.storageValue]
             ).map(BlockedIPRecord.init(row:))
         }
@@ -217,8 +226,8 @@ extension SQLiteStore {
     public func blockCount(ipAddress: String, since: Date) async throws -> Int {
         try await read { db in
             try Int.fetchOne(
-                db,
-                sql: "SELECT COUNT(*) FROM blocked_ips WHERE ip_address = ? AND create_time >= ?",
+                try db.cachedStatement(
+                    sql: "SELECT COUNT(*) FROM blocked_ips WHERE ip_address = ? AND create_time >= ?"),
                 arguments: [ipAddress, since.storageValue]
             ) ?? 0
         }
@@ -235,7 +244,7 @@ extension SQLiteStore {
         let sql = "SELECT * FROM blocked_ips \(filter.whereClause) ORDER BY create_time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, query.limit))
         return try await read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(BlockedIPRecord.init(row:))
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(BlockedIPRecord.init(row:))
         }
     }
 
@@ -251,16 +260,20 @@ extension SQLiteStore {
         let sql = "SELECT * FROM login_attempts \(filter.whereClause) ORDER BY time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, query.limit))
         return try await read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(LoginAttemptRecord.init(row:))
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(LoginAttemptRecord.init(row:))
         }
     }
 
     /// Deletes login attempts and counted failures older than `date`.
     public func deleteLoginAttempts(before date: Date) async throws -> Int {
         try await write(effects: .none) { db in
-            try db.execute(sql: "DELETE FROM login_attempts WHERE time < ?", arguments: [date.storageValue])
+            try db.cachedStatement(sql: "DELETE FROM login_attempts WHERE time < ?").execute(arguments: [
+                date.storageValue
+            ])
             let deleted = db.changesCount
-            try db.execute(sql: "DELETE FROM login_failures WHERE time < ?", arguments: [date.storageValue])
+            try db.cachedStatement(sql: "DELETE FROM login_failures WHERE time < ?").execute(arguments: [
+                date.storageValue
+            ])
             return deleted
         }
     }
@@ -274,25 +287,29 @@ extension SQLiteStore {
     /// Prunes the key's failures outside the window, adds one at `now`, and returns the count in the window.
     static func countFailure(key: String, window: TimeInterval, now: Date, in db: Database) throws -> Int {
         let since = now.addingTimeInterval(-window).storageValue
-        try db.execute(sql: "DELETE FROM login_failures WHERE scope_key = ? AND time <= ?", arguments: [key, since])
-        try db.execute(
-            sql: "INSERT INTO login_failures (scope_key, time) VALUES (?, ?)",
+        try db.cachedStatement(sql: "DELETE FROM login_failures WHERE scope_key = ? AND time <= ?").execute(arguments: [
+            key, since,
+        ])
+        try db.cachedStatement(
+            sql: "INSERT INTO login_failures (scope_key, time) VALUES (?, ?)"
+        ).execute(
             arguments: [key, now.storageValue]
         )
         return try Int.fetchOne(
-            db,
-            sql: "SELECT COUNT(*) FROM login_failures WHERE scope_key = ? AND time > ?",
+            try db.cachedStatement(
+                sql: "SELECT COUNT(*) FROM login_failures WHERE scope_key = ? AND time > ?"),
             arguments: [key, since]
         ) ?? 0
     }
 
     static func insertAttempt(_ attempt: LoginAttemptRecord, in db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO login_attempts (id, email, ip_address, success, failure_reason, user_id, session_id,
                     user_agent, device_name, time)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 attempt.id, EmailNormalization.normalize(attempt.email), attempt.ipAddress, attempt.success,
                 attempt.failureReason, attempt.userID, attempt.sessionID, attempt.userAgent, attempt.deviceName,
@@ -302,18 +319,18 @@ extension SQLiteStore {
     }
 
     static func fetchLock(email: String, in db: Database) throws -> AccountLockRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM account_locks WHERE email = ?", arguments: [email])
+        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM account_locks WHERE email = ?"), arguments: [email])
             .map(AccountLockRecord.init(row:))
     }
 
     static func fetchActiveBlock(ipAddress: String, now: Date, in db: Database) throws -> BlockedIPRecord? {
         try Row.fetchOne(
-            db,
-            sql: """
-                SELECT * FROM blocked_ips
-                WHERE ip_address = ? AND unblocked_time IS NULL AND (permanent = 1 OR blocked_until > ?)
-                ORDER BY create_time DESC, id DESC LIMIT 1
-                """,
+            try db.cachedStatement(
+                sql: """
+                    SELECT * FROM blocked_ips
+                    WHERE ip_address = ? AND unblocked_time IS NULL AND (permanent = 1 OR blocked_until > ?)
+                    ORDER BY create_time DESC, id DESC LIMIT 1
+                    """),
             arguments: [ipAddress, now.storageValue]
         ).map(BlockedIPRecord.init(row:))
     }

@@ -4,19 +4,22 @@ import GRDB
 
 extension SQLiteStore {
     /// Creates a service account.
-    public func createServiceAccount(_ account: ServiceAccountRecord, effects: StoreEffects) async throws
+    public func createServiceAccount(
+        _ account: ServiceAccountRecord, effects: StoreEffects
+    ) async throws
         -> ServiceAccountRecord
     {
         try await write(effects: effects) { db in
             var record = account
             record.deleted = false
             record.deleteTime = nil
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO service_accounts (id, client_id, name, description, secret_hash, create_time, deleted,
                         delete_time)
                     VALUES (?, ?, ?, ?, ?, ?, 0, NULL)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     record.id, record.clientID, record.name, record.description, record.secretHash,
                     record.createTime.storageValue,
@@ -29,8 +32,10 @@ extension SQLiteStore {
     /// Returns the account with `id`, deleted ones included.
     public func serviceAccount(id: String) async throws -> ServiceAccountRecord? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM service_accounts WHERE id = ?", arguments: [id])
-                .map(ServiceAccountRecord.init(row:))
+            try Row.fetchOne(
+                try db.cachedStatement(sql: "SELECT * FROM service_accounts WHERE id = ?"), arguments: [id]
+            )
+            .map(ServiceAccountRecord.init(row:))
         }
     }
 
@@ -38,8 +43,8 @@ extension SQLiteStore {
     public func serviceAccount(clientID: String) async throws -> ServiceAccountRecord? {
         try await read { db in
             try Row.fetchOne(
-                db,
-                sql: "SELECT * FROM service_accounts WHERE client_id = ? AND deleted = 0",
+                try db.cachedStatement(
+                    sql: "SELECT * FROM service_accounts WHERE client_id = ? AND deleted = 0"),
                 arguments: [clientID]
             ).map(ServiceAccountRecord.init(row:))
         }
@@ -53,19 +58,22 @@ extension SQLiteStore {
         let sql = "SELECT * FROM service_accounts \(filter.whereClause) ORDER BY create_time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, limit))
         return try await read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(ServiceAccountRecord.init(row:))
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(
+                ServiceAccountRecord.init(row:))
         }
     }
 
     /// Soft-deletes an account; writes effects only when it was live.
-    public func deleteServiceAccount(id: String, now: Date, effects: StoreEffects) async throws
+    public func deleteServiceAccount(
+        id: String, now: Date, effects: StoreEffects
+    ) async throws
         -> ServiceAccountRecord?
     {
         try await write { db -> (ServiceAccountRecord?, StoreEffects) in
             guard
                 var account = try Row.fetchOne(
-                    db,
-                    sql: "SELECT * FROM service_accounts WHERE id = ? AND deleted = 0",
+                    try db.cachedStatement(
+                        sql: "SELECT * FROM service_accounts WHERE id = ? AND deleted = 0"),
                     arguments: [id]
                 ).map(ServiceAccountRecord.init(row:))
             else {
@@ -73,8 +81,9 @@ extension SQLiteStore {
             }
             account.deleted = true
             account.deleteTime = now
-            try db.execute(
-                sql: "UPDATE service_accounts SET deleted = 1, delete_time = ? WHERE id = ?",
+            try db.cachedStatement(
+                sql: "UPDATE service_accounts SET deleted = 1, delete_time = ? WHERE id = ?"
+            ).execute(
                 arguments: [now.storageValue, id]
             )
             return (account, effects)

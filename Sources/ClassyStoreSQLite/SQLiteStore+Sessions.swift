@@ -30,12 +30,12 @@ extension SQLiteStore {
     public func session(refreshHash: String) async throws -> SessionRecord? {
         try await read { db in
             try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT sessions.* FROM refresh_tokens
-                    JOIN sessions ON sessions.id = refresh_tokens.session_id
-                    WHERE refresh_tokens.hash = ?
-                    """,
+                try db.cachedStatement(
+                    sql: """
+                        SELECT sessions.* FROM refresh_tokens
+                        JOIN sessions ON sessions.id = refresh_tokens.session_id
+                        WHERE refresh_tokens.hash = ?
+                        """),
                 arguments: [refreshHash]
             ).map(SessionRecord.init(row:))
         }
@@ -45,8 +45,9 @@ extension SQLiteStore {
     @discardableResult
     public func touchSession(id: String, time: Date) async throws -> Bool {
         try await write(effects: .none) { db in
-            try db.execute(
-                sql: "UPDATE sessions SET last_used_time = ? WHERE id = ?",
+            try db.cachedStatement(
+                sql: "UPDATE sessions SET last_used_time = ? WHERE id = ?"
+            ).execute(
                 arguments: [time.storageValue, id]
             )
             return db.changesCount > 0
@@ -68,8 +69,8 @@ extension SQLiteStore {
             let isPrevious = presented == session.previousRefreshHash
             if !isCurrent && !isPrevious {
                 let belongs = try Bool.fetchOne(
-                    db,
-                    sql: "SELECT 1 FROM refresh_tokens WHERE hash = ? AND session_id = ?",
+                    try db.cachedStatement(
+                        sql: "SELECT 1 FROM refresh_tokens WHERE hash = ? AND session_id = ?"),
                     arguments: [presented, session.id]
                 )
                 if belongs == nil { return (.notFound, .none) }
@@ -86,13 +87,14 @@ extension SQLiteStore {
                 session.expireTime = rotation.newExpireTime ?? session.expireTime
                 session.currentAccessTokenID = rotation.accessTokenID
                 session.lastIssuedPayload = rotation.issuedPayload
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE sessions SET current_refresh_hash = ?, previous_refresh_hash = ?,
                             previous_grace_until = ?, generation = ?, last_used_time = ?, expire_time = ?,
                             current_access_token_id = ?, last_issued_payload = ?
                         WHERE id = ?
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         session.currentRefreshHash, session.previousRefreshHash,
                         session.previousGraceUntil.storageValue, session.generation, session.lastUsedTime.storageValue,
@@ -130,7 +132,9 @@ extension SQLiteStore {
     }
 
     /// Lists a user's active sessions, newest first.
-    public func activeSessions(userID: String, now: Date, after: TimeCursor?, limit: Int) async throws
+    public func activeSessions(
+        userID: String, now: Date, after: TimeCursor?, limit: Int
+    ) async throws
         -> [SessionRecord]
     {
         var filter = SQLFilter()
@@ -141,7 +145,7 @@ extension SQLiteStore {
         let sql = "SELECT * FROM sessions \(filter.whereClause) ORDER BY create_time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, limit))
         return try await read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(SessionRecord.init(row:))
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(SessionRecord.init(row:))
         }
     }
 
@@ -153,7 +157,9 @@ extension SQLiteStore {
     /// Deletes sessions that expired before `date`.
     public func deleteSessions(expiredBefore date: Date) async throws -> Int {
         try await write(effects: .none) { db in
-            try db.execute(sql: "DELETE FROM sessions WHERE expire_time < ?", arguments: [date.storageValue])
+            try db.cachedStatement(sql: "DELETE FROM sessions WHERE expire_time < ?").execute(arguments: [
+                date.storageValue
+            ])
             return db.changesCount
         }
     }
@@ -161,23 +167,25 @@ extension SQLiteStore {
     // MARK: - Transaction building blocks
 
     static func fetchSession(id: String, in db: Database) throws -> SessionRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [id]).map(SessionRecord.init(row:))
+        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE id = ?"), arguments: [id]).map(
+            SessionRecord.init(row:))
     }
 
     static func insertSession(_ session: SessionRecord, in db: Database) throws {
         let live = try Bool.fetchOne(
-            db,
-            sql: "SELECT 1 FROM users WHERE id = ? AND deleted = 0",
+            try db.cachedStatement(
+                sql: "SELECT 1 FROM users WHERE id = ? AND deleted = 0"),
             arguments: [session.userID]
         )
         guard live != nil else { throw StoreError.notFound("user \(session.userID)") }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO sessions (id, user_id, ip_address, user_agent, device_name, platform, app_version,
                     create_time, last_used_time, expire_time, revoked_time, revoke_reason, current_refresh_hash,
                     previous_refresh_hash, previous_grace_until, generation, current_access_token_id, last_issued_payload)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 session.id, session.userID, session.ipAddress, session.userAgent, session.deviceName,
                 session.platform, session.appVersion, session.createTime.storageValue,
@@ -199,8 +207,9 @@ extension SQLiteStore {
         generation: Int? = nil,
         in db: Database
     ) throws {
-        try db.execute(
-            sql: "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?, ?, ?)",
+        try db.cachedStatement(
+            sql: "INSERT INTO refresh_tokens (hash, session_id, generation) VALUES (?, ?, ?)"
+        ).execute(
             arguments: [hash, session.id, generation ?? session.generation]
         )
     }
@@ -222,7 +231,8 @@ extension SQLiteStore {
         let ids = try String.fetchAll(
             db,
             sql: "UPDATE sessions SET revoked_time = ?, revoke_reason = ? \(filter.whereClause) RETURNING id",
-            arguments: StatementArguments([now.storageValue, reason] as [any DatabaseValueConvertible]) + filter.statementArguments()
+            arguments: StatementArguments([now.storageValue, reason] as [any DatabaseValueConvertible])
+                + filter.statementArguments()
         )
         return ids.sorted()
     }
@@ -230,14 +240,14 @@ extension SQLiteStore {
     static func countActiveSessions(userID: String?, now: Date, in db: Database) throws -> Int {
         if let userID {
             return try Int.fetchOne(
-                db,
-                sql: "SELECT COUNT(*) FROM sessions WHERE user_id = ? AND revoked_time IS NULL AND expire_time > ?",
+                try db.cachedStatement(
+                    sql: "SELECT COUNT(*) FROM sessions WHERE user_id = ? AND revoked_time IS NULL AND expire_time > ?"),
                 arguments: [userID, now.storageValue]
             ) ?? 0
         }
         return try Int.fetchOne(
-            db,
-            sql: "SELECT COUNT(*) FROM sessions WHERE revoked_time IS NULL AND expire_time > ?",
+            try db.cachedStatement(
+                sql: "SELECT COUNT(*) FROM sessions WHERE revoked_time IS NULL AND expire_time > ?"),
             arguments: [now.storageValue]
         ) ?? 0
     }

@@ -6,11 +6,12 @@ extension SQLiteStore {
     /// Stores a new signing key.
     public func insertSigningKey(_ key: SigningKeyRecord) async throws {
         try await write(effects: .none) { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO signing_keys (id, algorithm, private_key, public_key, create_time, retire_time, expire_time)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     key.id, key.algorithm, key.privateKey, key.publicKey, key.createTime.storageValue,
                     key.retireTime.storageValue, key.expireTime.storageValue,
@@ -22,7 +23,7 @@ extension SQLiteStore {
     /// Returns every key, oldest first.
     public func signingKeys() async throws -> [SigningKeyRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM signing_keys ORDER BY create_time, id")
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM signing_keys ORDER BY create_time, id"))
                 .map(SigningKeyRecord.init(row:))
         }
     }
@@ -31,8 +32,10 @@ extension SQLiteStore {
     public func publishedSigningKeys(now: Date) async throws -> [SigningKeyRecord] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM signing_keys WHERE expire_time IS NULL OR expire_time > ? ORDER BY create_time, id",
+                try db.cachedStatement(
+                    sql:
+                        "SELECT * FROM signing_keys WHERE expire_time IS NULL OR expire_time > ? ORDER BY create_time, id"
+                ),
                 arguments: [now.storageValue]
             ).map(SigningKeyRecord.init(row:))
         }
@@ -41,12 +44,15 @@ extension SQLiteStore {
     /// Sets a key's retire and expire times.
     public func retireSigningKey(id: String, retireTime: Date, expireTime: Date?) async throws -> SigningKeyRecord? {
         try await write(effects: .none) { db in
-            try db.execute(
-                sql: "UPDATE signing_keys SET retire_time = ?, expire_time = ? WHERE id = ?",
+            try db.cachedStatement(
+                sql: "UPDATE signing_keys SET retire_time = ?, expire_time = ? WHERE id = ?"
+            ).execute(
                 arguments: [retireTime.storageValue, expireTime.storageValue, id]
             )
-            return try Row.fetchOne(db, sql: "SELECT * FROM signing_keys WHERE id = ?", arguments: [id])
-                .map(SigningKeyRecord.init(row:))
+            return try Row.fetchOne(
+                try db.cachedStatement(sql: "SELECT * FROM signing_keys WHERE id = ?"), arguments: [id]
+            )
+            .map(SigningKeyRecord.init(row:))
         }
     }
 }

@@ -11,7 +11,9 @@ extension SQLiteStore {
             if try Self.liveUserID(email: email, in: db) != nil {
                 throw StoreError.emailTaken(email)
             }
-            if user.isPrimaryAdmin, try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE is_primary_admin = 1") != nil {
+            if user.isPrimaryAdmin,
+                try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE is_primary_admin = 1")) != nil
+            {
                 throw StoreError.conflict("a primary admin already exists")
             }
             let record = UserRecord(
@@ -31,12 +33,13 @@ extension SQLiteStore {
                 deleteTime: nil,
                 changeSequence: try Self.nextUserChangeSequence(in: db)
             )
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO users (id, email, password_hash, first_name, last_name, role, is_primary_admin,
                         is_active, create_time, update_time, last_login_time, etag, deleted, delete_time, change_sequence)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, NULL, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     record.id, record.email, record.passwordHash, record.firstName, record.lastName,
                     record.role.rawValue, record.isPrimaryAdmin, record.isActive, record.createTime.storageValue,
@@ -56,15 +59,18 @@ extension SQLiteStore {
     public func user(email: String) async throws -> UserRecord? {
         let email = EmailNormalization.normalize(email)
         return try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE email = ? AND deleted = 0", arguments: [email])
-                .map(UserRecord.init(row:))
+            try Row.fetchOne(
+                try db.cachedStatement(sql: "SELECT * FROM users WHERE email = ? AND deleted = 0"), arguments: [email]
+            )
+            .map(UserRecord.init(row:))
         }
     }
 
     /// Returns the primary admin.
     public func primaryAdmin() async throws -> UserRecord? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE is_primary_admin = 1").map(UserRecord.init(row:))
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE is_primary_admin = 1")).map(
+                UserRecord.init(row:))
         }
     }
 
@@ -72,8 +78,8 @@ extension SQLiteStore {
     public func countUsers(includeDeleted: Bool) async throws -> Int {
         try await read { db in
             try Int.fetchOne(
-                db,
-                sql: includeDeleted ? "SELECT COUNT(*) FROM users" : "SELECT COUNT(*) FROM users WHERE deleted = 0"
+                try db.cachedStatement(
+                    sql: includeDeleted ? "SELECT COUNT(*) FROM users" : "SELECT COUNT(*) FROM users WHERE deleted = 0")
             ) ?? 0
         }
     }
@@ -104,12 +110,13 @@ extension SQLiteStore {
                 user.updateTime = now
                 user.etag = Self.makeETag()
                 user.changeSequence = try Self.nextUserChangeSequence(in: db)
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE users SET email = ?, password_hash = ?, first_name = ?, last_name = ?, role = ?,
                             is_active = ?, update_time = ?, etag = ?, change_sequence = ?
                         WHERE id = ?
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         user.email, user.passwordHash, user.firstName, user.lastName, user.role.rawValue,
                         user.isActive, user.updateTime.storageValue, user.etag, user.changeSequence, user.id,
@@ -143,11 +150,12 @@ extension SQLiteStore {
             user.updateTime = now
             user.etag = Self.makeETag()
             user.changeSequence = try Self.nextUserChangeSequence(in: db)
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE users SET deleted = 1, delete_time = ?, update_time = ?, etag = ?, change_sequence = ?
                     WHERE id = ?
-                    """,
+                    """
+            ).execute(
                 arguments: [now.storageValue, now.storageValue, user.etag, user.changeSequence, id]
             )
             let revoked = try Self.revoke(.allOfUser(userID: id), reason: "user_deleted", now: now, in: db)
@@ -184,10 +192,14 @@ extension SQLiteStore {
         switch query.order {
         case .createTimeAscending:
             order = "create_time ASC, id ASC"
-            if let after = query.after { filter.add("(create_time, id) > (?, ?)", after.createTime.storageValue, after.id) }
+            if let after = query.after {
+                filter.add("(create_time, id) > (?, ?)", after.createTime.storageValue, after.id)
+            }
         case .createTimeDescending:
             order = "create_time DESC, id DESC"
-            if let after = query.after { filter.add("(create_time, id) < (?, ?)", after.createTime.storageValue, after.id) }
+            if let after = query.after {
+                filter.add("(create_time, id) < (?, ?)", after.createTime.storageValue, after.id)
+            }
         case .emailAscending:
             order = "email ASC, id ASC"
             if let after = query.after { filter.add("(email, id) > (?, ?)", after.email, after.id) }
@@ -198,8 +210,9 @@ extension SQLiteStore {
         let pageSQL = "SELECT * FROM users \(filter.whereClause) ORDER BY \(order) LIMIT ?"
         let pageArguments = filter.statementArguments(max(0, query.limit))
         return try await read { db in
-            let users = try Row.fetchAll(db, sql: pageSQL, arguments: pageArguments).map(UserRecord.init(row:))
-            let total = try Int.fetchOne(db, sql: countSQL, arguments: countArguments) ?? 0
+            let users = try Row.fetchAll(try db.cachedStatement(sql: pageSQL), arguments: pageArguments).map(
+                UserRecord.init(row:))
+            let total = try Int.fetchOne(try db.cachedStatement(sql: countSQL), arguments: countArguments) ?? 0
             return UserPage(users: users, totalCount: total)
         }
     }
@@ -208,8 +221,8 @@ extension SQLiteStore {
     public func userChanges(after sequence: Int64, limit: Int) async throws -> [UserRecord] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM users WHERE change_sequence > ? ORDER BY change_sequence LIMIT ?",
+                try db.cachedStatement(
+                    sql: "SELECT * FROM users WHERE change_sequence > ? ORDER BY change_sequence LIMIT ?"),
                 arguments: [sequence, max(0, limit)]
             ).map(UserRecord.init(row:))
         }
@@ -218,14 +231,16 @@ extension SQLiteStore {
     /// Returns the highest user change sequence so far.
     public func latestUserChangeSequence() async throws -> Int64 {
         try await read { db in
-            try Int64.fetchOne(db, sql: "SELECT value FROM store_counters WHERE name = 'user_change'") ?? 0
+            try Int64.fetchOne(
+                try db.cachedStatement(sql: "SELECT value FROM store_counters WHERE name = 'user_change'")) ?? 0
         }
     }
 
     // MARK: - Transaction building blocks
 
     static func fetchUser(id: String, in db: Database) throws -> UserRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(UserRecord.init(row:))
+        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE id = ?"), arguments: [id]).map(
+            UserRecord.init(row:))
     }
 
     /// Returns the non-deleted user, checking the etag when one is given.
@@ -240,15 +255,16 @@ extension SQLiteStore {
     }
 
     static func liveUserID(email: String, in db: Database) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT id FROM users WHERE email = ? AND deleted = 0", arguments: [email])
+        try String.fetchOne(
+            try db.cachedStatement(sql: "SELECT id FROM users WHERE email = ? AND deleted = 0"), arguments: [email])
     }
 
     /// Takes the next value of the global user change sequence.
     static func nextUserChangeSequence(in db: Database) throws -> Int64 {
         guard
             let value = try Int64.fetchOne(
-                db,
-                sql: "UPDATE store_counters SET value = value + 1 WHERE name = 'user_change' RETURNING value"
+                try db.cachedStatement(
+                    sql: "UPDATE store_counters SET value = value + 1 WHERE name = 'user_change' RETURNING value")
             )
         else {
             throw StoreError.unavailable("the user change counter is missing; was the store migrated?")
@@ -258,8 +274,9 @@ extension SQLiteStore {
 
     static func setLastLogin(userID: String, time: Date, in db: Database) throws {
         let sequence = try nextUserChangeSequence(in: db)
-        try db.execute(
-            sql: "UPDATE users SET last_login_time = ?, change_sequence = ? WHERE id = ? AND deleted = 0",
+        try db.cachedStatement(
+            sql: "UPDATE users SET last_login_time = ?, change_sequence = ? WHERE id = ? AND deleted = 0"
+        ).execute(
             arguments: [time.storageValue, sequence, userID]
         )
         if db.changesCount == 0 {

@@ -42,7 +42,7 @@ public final class SQLiteStore: ClassyStoreProtocol {
             // DatabasePool switches the writer to synchronous=NORMAL with WAL; security state wants
             // every commit durable, so the single writer connection goes back to FULL.
             try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
+                try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
             }
             self.writer = pool
             self.groupCommit = GroupCommit(writer: pool)
@@ -74,7 +74,7 @@ public final class SQLiteStore: ClassyStoreProtocol {
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(busyTimeout)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
+            try db.cachedStatement(sql: "PRAGMA foreign_keys = ON").execute()
         }
         return configuration
     }

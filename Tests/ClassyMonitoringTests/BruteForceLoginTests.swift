@@ -19,7 +19,8 @@ struct BruteForceLoginTests {
                     group.addTask {
                         do {
                             _ = try await server.auth.login(
-                                loginRequest(user.email, "wrong password \(index)"), metadata: .from("198.51.100.\(index + 1)")
+                                loginRequest(user.email, "wrong password \(index)"),
+                                metadata: .from("198.51.100.\(index + 1)")
                             )
                             return "OK"
                         } catch let error as RPCError {
@@ -59,7 +60,8 @@ struct BruteForceLoginTests {
             let attacker = "203.0.113.66"
             for index in 1...20 {
                 await expectRPCError(.unauthenticated, .invalidCredentials) {
-                    _ = try await server.auth.login(loginRequest("guess\(index)@classy.test", "nope nope"), metadata: .from(attacker))
+                    _ = try await server.auth.login(
+                        loginRequest("guess\(index)@classy.test", "nope nope"), metadata: .from(attacker))
                 }
             }
             let blocked = await expectRPCError(.permissionDenied, .ipBlocked) {
@@ -67,7 +69,8 @@ struct BruteForceLoginTests {
             }
             #expect(blocked?.retryAfter == .seconds(900))
             await expectRPCError(.permissionDenied, .ipBlocked) {
-                _ = try await server.auth.login(loginRequest("guess21@classy.test", "nope nope"), metadata: .from(attacker))
+                _ = try await server.auth.login(
+                    loginRequest("guess21@classy.test", "nope nope"), metadata: .from(attacker))
             }
             #expect(try await server.health.check(.init(), metadata: .from(attacker)).status == .serving)
 
@@ -82,7 +85,8 @@ struct BruteForceLoginTests {
             // An admin lifts it: the next RPC goes through.
             _ = try await server.monitoring.unblockIP(.with { $0.ipAddress = attacker }, metadata: .bearer(adminToken))
             await expectRPCError(.unauthenticated, .invalidCredentials) {
-                _ = try await server.auth.login(loginRequest("guess22@classy.test", "nope nope"), metadata: .from(attacker))
+                _ = try await server.auth.login(
+                    loginRequest("guess22@classy.test", "nope nope"), metadata: .from(attacker))
             }
         }
     }
@@ -208,7 +212,8 @@ struct BruteForceLoginTests {
             await expectRPCError(.resourceExhausted, .accountLocked) {
                 _ = try await server.auth.login(loginRequest(user.email, TestServer.userPassword))
             }
-            _ = try await server.monitoring.unlockAccount(.with { $0.email = user.email }, metadata: .bearer(adminToken))
+            _ = try await server.monitoring.unlockAccount(
+                .with { $0.email = user.email }, metadata: .bearer(adminToken))
             _ = try await server.auth.login(loginRequest(user.email, TestServer.userPassword))
         }
     }
@@ -224,7 +229,8 @@ struct BruteForceLoginTests {
             let client = "192.0.2.10"
             for index in 1...30 {
                 await expectRPCError(.unauthenticated, .invalidCredentials) {
-                    _ = try await server.auth.login(loginRequest("rl\(index)@classy.test", "nope nope"), metadata: .from(client))
+                    _ = try await server.auth.login(
+                        loginRequest("rl\(index)@classy.test", "nope nope"), metadata: .from(client))
                 }
             }
             let limited = await expectRPCError(.resourceExhausted, .rateLimited) {
@@ -235,7 +241,8 @@ struct BruteForceLoginTests {
             #expect(recorded.map(\.failureReason) == ["rate_limited"])
             // Other addresses have their own buckets; Health is never limited.
             await expectRPCError(.unauthenticated, .invalidCredentials) {
-                _ = try await server.auth.login(loginRequest("rl@classy.test", "nope nope"), metadata: .from("192.0.2.11"))
+                _ = try await server.auth.login(
+                    loginRequest("rl@classy.test", "nope nope"), metadata: .from("192.0.2.11"))
             }
             for _ in 0..<50 {
                 _ = try await server.health.check(.init(), metadata: .from(client))
@@ -244,11 +251,13 @@ struct BruteForceLoginTests {
             server.clock.advance(by: 1)
             for index in 1...10 {
                 await expectRPCError(.unauthenticated, .invalidCredentials) {
-                    _ = try await server.auth.login(loginRequest("later\(index)@classy.test", "nope nope"), metadata: .from(client))
+                    _ = try await server.auth.login(
+                        loginRequest("later\(index)@classy.test", "nope nope"), metadata: .from(client))
                 }
             }
             await expectRPCError(.resourceExhausted, .rateLimited) {
-                _ = try await server.auth.login(loginRequest("later11@classy.test", "nope nope"), metadata: .from(client))
+                _ = try await server.auth.login(
+                    loginRequest("later11@classy.test", "nope nope"), metadata: .from(client))
             }
         }
     }

@@ -79,7 +79,9 @@ struct FanoutBenchmark: AsyncParsableCommand {
         _ = try await runtime.store.createServiceAccount(account, effects: .none)
         let token = try runtime.tokens.issueAccessToken(userID: account.id, sessionID: nil, role: .service).token
         let clients = try (0..<connections).map { _ in
-            GRPCClient(transport: try .http2NIOPosix(target: .dns(host: "127.0.0.1", port: port), transportSecurity: .plaintext))
+            GRPCClient(
+                transport: try .http2NIOPosix(
+                    target: .dns(host: "127.0.0.1", port: port), transportSecurity: .plaintext))
         }
         let hub = runtime.eventHub
         let baseline = hub.subscriberCount
@@ -87,7 +89,11 @@ struct FanoutBenchmark: AsyncParsableCommand {
         let deadline = ContinuousClock.now + .seconds(timeout)
 
         let (receipts, started, finished) = try await withThrowingTaskGroup(of: Receipts?.self) { group in
-            for client in clients { group.addTask { try await client.runConnections(); return nil } }
+            for client in clients {
+                group.addTask {
+                    try await client.runConnections(); return nil
+                }
+            }
             defer { for client in clients { client.beginGracefulShutdown() } }
             let monitoring = clients.map { Classy_Monitoring_V1_MonitoringService.Client(wrapping: $0) }
             let request = Classy_Monitoring_V1_StreamSecurityEventsRequest.with { $0.types = [.auditLog] }
@@ -112,7 +118,9 @@ struct FanoutBenchmark: AsyncParsableCommand {
             }
             // Every subscriber attached (live-only streams attach when they subscribe).
             while hub.subscriberCount < baseline + subscribers {
-                guard ContinuousClock.now < deadline else { throw ValidationError("subscribers did not attach in time") }
+                guard ContinuousClock.now < deadline else {
+                    throw ValidationError("subscribers did not attach in time")
+                }
                 try await Task.sleep(for: .milliseconds(20))
             }
             let started = DispatchTime.now().uptimeNanoseconds

@@ -35,10 +35,12 @@ struct AuthenticationInterceptor: ServerInterceptor {
         }
         guard values.count == 1 else { throw ClassyError(.tokenInvalid, "more than one authorization value") }
         let parts = value.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty, parts[1].count <= 8192 else {
+        guard parts.count == 2, parts[0].utf8.count == 6, parts[0].lowercased() == "bearer", !parts[1].isEmpty,
+            parts[1].utf8.count <= 8192
+        else {
             throw ClassyError(.tokenInvalid, "authorization must be 'Bearer <access token>'")
         }
-        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+        return parts[1].trimmingBlanks()
     }
 }
 

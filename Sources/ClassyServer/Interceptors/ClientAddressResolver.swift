@@ -12,7 +12,7 @@ struct ClientAddressResolver: Sendable {
         guard trustedProxies.contains(where: { $0.contains(peerAddress) }) else { return peerAddress.description }
         // Walk right to left: each hop appended the address it saw; stop at the first one that
         // is not itself a trusted proxy.
-        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingBlanks() }
         var client = peerAddress
         for hop in hops.reversed() {
             guard let address = IPAddress(hop) else { break }
