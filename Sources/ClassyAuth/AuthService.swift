@@ -153,9 +153,9 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
         try check.finish()
 
         let presentedHash = OpaqueToken.hash(presented)
-        guard let found = try await store.session(refreshHash: presentedHash) else { throw invalid }
+        guard let (found, account) = try await store.sessionWithUser(refreshHash: presentedHash) else { throw invalid }
         let revoked = ClassyError(.sessionRevoked, "this session was revoked or has expired: sign in again")
-        guard let user = try await store.user(id: found.userID), user.isActive, !user.deleted else {
+        guard let user = account, user.isActive, !user.deleted else {
             if found.revokedTime == nil {
                 try await store.revokeSession(id: found.id, reason: "user_inactive", now: clock.now())
             }

@@ -10,10 +10,7 @@ public enum PageToken {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let data = (try? encoder.encode(position)) ?? Data()
-        return data.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(data)
     }
 
     /// Decodes a position; nil for an empty token; INVALID_FIELD naming `field` if malformed.
@@ -23,9 +20,7 @@ public enum PageToken {
         field: String = "page_token"
     ) throws(ClassyError) -> Position? {
         if token.isEmpty { return nil }
-        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard token.count <= 4096, let data = Data(base64Encoded: base64),
+        guard token.utf8.count <= 4096, let data = Base64URL.decode(token),
             let position = try? JSONDecoder().decode(Position.self, from: data)
         else {
             throw ClassyError.invalidField(field, "is not a token returned by this server")

@@ -11,4 +11,16 @@ public protocol ClassyStoreProtocol: UserStore, SessionStore, SecurityStore, Aud
     /// Closes the backend and ends every ``EventLog/commits()`` stream; later calls throw
     /// ``StoreError/Code/unavailable``.
     func close() async throws
+
+    /// The session ever issued the refresh token with this hash, and its user (deleted users included), or nil.
+    ///
+    /// Refresh reads both; a backend that can read them together (one snapshot, one round trip) does.
+    func sessionWithUser(refreshHash: String) async throws -> (session: SessionRecord, user: UserRecord?)?
+}
+
+extension ClassyStoreProtocol {
+    public func sessionWithUser(refreshHash: String) async throws -> (session: SessionRecord, user: UserRecord?)? {
+        guard let session = try await session(refreshHash: refreshHash) else { return nil }
+        return (session, try await user(id: session.userID))
+    }
 }

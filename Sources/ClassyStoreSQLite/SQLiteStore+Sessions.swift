@@ -41,6 +41,24 @@ extension SQLiteStore {
         }
     }
 
+    /// Returns the session ever issued the refresh token with this hash and its user, in one read.
+    public func sessionWithUser(refreshHash: String) async throws -> (session: SessionRecord, user: UserRecord?)? {
+        try await read { db in
+            guard
+                let session = try Row.fetchOne(
+                    try db.cachedStatement(
+                        sql: """
+                            SELECT sessions.* FROM refresh_tokens
+                            JOIN sessions ON sessions.id = refresh_tokens.session_id
+                            WHERE refresh_tokens.hash = ?
+                            """),
+                    arguments: [refreshHash]
+                ).map(SessionRecord.init(row:))
+            else { return nil }
+            return (session, try Self.fetchUser(id: session.userID, in: db))
+        }
+    }
+
     /// Sets the session's last-used time.
     @discardableResult
     public func touchSession(id: String, time: Date) async throws -> Bool {
