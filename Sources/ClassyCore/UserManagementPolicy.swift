@@ -102,7 +102,8 @@ public enum UserManagementPolicy {
 
     private static func checkAssignable(_ role: Role, field: String) throws(ClassyError) {
         if role == .service {
-            throw ClassyError.invalidField(field, "ROLE_SERVICE belongs to service accounts and cannot be given to a user")
+            throw ClassyError.invalidField(
+                field, "ROLE_SERVICE belongs to service accounts and cannot be given to a user")
         }
     }
 }

@@ -16,14 +16,28 @@ extension SQLiteStore {
         try await read { db in try Self.fetchSession(id: id, in: db) }
     }
 
-    /// Returns the session with `id` and its user in one read.
+    /// Returns the session with `id` and its user: from the session cache, or in one read that fills it.
     public func sessionWithUser(id: String) async throws -> (session: SessionRecord, user: UserRecord)? {
-        try await read { db in
-            guard let session = try Self.fetchSession(id: id, in: db),
-                let user = try Self.fetchUser(id: session.userID, in: db)
+        if let cached = sessionCache.entry(sessionID: id) { return (cached.session, cached.user) }
+        let generation = sessionCache.generation
+        let entry = try await read { db -> SessionCache.Entry? in
+            guard
+                let sessionRow = try Row.fetchOne(
+                    try db.cachedStatement(sql: "SELECT rowid AS row_id, * FROM sessions WHERE id = ?"), arguments: [id]
+                ),
+                let userRow = try Row.fetchOne(
+                    try db.cachedStatement(sql: "SELECT rowid AS row_id, * FROM users WHERE id = ?"),
+                    arguments: [sessionRow["user_id"] as String]
+                )
             else { return nil }
-            return (session, user)
+            return SessionCache.Entry(
+                session: SessionRecord(row: sessionRow), user: try UserRecord(row: userRow),
+                sessionRowID: sessionRow["row_id"], userRowID: userRow["row_id"]
+            )
         }
+        guard let entry else { return nil }
+        sessionCache.store(entry, generation: generation)
+        return (entry.session, entry.user)
     }
 
     /// Returns the session ever issued the refresh token with this hash.

@@ -24,6 +24,8 @@ public final class SQLiteStore: ClassyStoreProtocol {
     let writer: any DatabaseWriter
     /// Every write transaction goes through it, so concurrent writes share a commit.
     let groupCommit: GroupCommit
+    /// Sessions and users as authentication last read them, dropped by the commits that change them.
+    let sessionCache = SessionCache()
     let logger: Logger
     let notifier = CommitNotifier()
     /// Set by ``close()``; GRDB connections must not be touched once closed.
@@ -46,6 +48,7 @@ public final class SQLiteStore: ClassyStoreProtocol {
             }
             self.writer = pool
             self.groupCommit = GroupCommit(writer: pool)
+            pool.add(transactionObserver: sessionCache, extent: .observerLifetime)
         } catch {
             throw SQLiteErrorMapping.map(error, logger: logger)
         }
@@ -56,6 +59,7 @@ public final class SQLiteStore: ClassyStoreProtocol {
         self.groupCommit = GroupCommit(writer: writer)
         self.location = location
         self.logger = logger
+        writer.add(transactionObserver: sessionCache, extent: .observerLifetime)
     }
 
     /// Opens a private in-memory database (`sqlite::memory:`), gone when the store is released.

@@ -119,8 +119,9 @@ struct SQLiteStoreTests {
             NewUser(email: "durable@example.com", passwordHash: "h", firstName: "D", lastName: "U", createTime: t0),
             effects: StoreEffects(events: [NewSecurityEvent(kind: .auditLog, time: t0, payload: Data([1]))]))
         let session = try await store.createSession(
-            SessionRecord(userID: user.id, ipAddress: "192.0.2.1", createTime: t0,
-                          expireTime: t0.addingTimeInterval(3600), currentRefreshHash: "durable-r0"),
+            SessionRecord(
+                userID: user.id, ipAddress: "192.0.2.1", createTime: t0,
+                expireTime: t0.addingTimeInterval(3600), currentRefreshHash: "durable-r0"),
             effects: .none)
         let committed = try await store.commit(
             StoreEffects(
@@ -129,11 +130,13 @@ struct SQLiteStoreTests {
                 notifications: [
                     NewNotification(userID: user.id, kind: "NEW_SIGN_IN", title: "t", body: "b", createTime: t0)
                 ]))
-        let key = SigningKeyRecord(id: "kid", privateKey: Data(repeating: 7, count: 32),
-                                   publicKey: Data(repeating: 8, count: 32), createTime: t0)
+        let key = SigningKeyRecord(
+            id: "kid", privateKey: Data(repeating: 7, count: 32),
+            publicKey: Data(repeating: 8, count: 32), createTime: t0)
         try await store.insertSigningKey(key)
-        let lock = try await store.lockAccount(email: "durable@example.com", until: t0.addingTimeInterval(60), now: t0,
-                                               escalationResetBefore: nil, effects: .none)
+        let lock = try await store.lockAccount(
+            email: "durable@example.com", until: t0.addingTimeInterval(60), now: t0,
+            escalationResetBefore: nil, effects: .none)
         let changeSequence = try await store.latestUserChangeSequence()
         try await store.close()
 
@@ -187,22 +190,36 @@ struct SQLiteStoreTests {
         let queries: [(String, String)] = [
             ("SELECT * FROM users WHERE email = 'a' AND deleted = 0", "users_email_live"),
             ("SELECT * FROM users WHERE change_sequence > 5 ORDER BY change_sequence LIMIT 10", "change_sequence"),
-            ("SELECT sessions.* FROM refresh_tokens JOIN sessions ON sessions.id = refresh_tokens.session_id "
-                + "WHERE refresh_tokens.hash = 'x'", "refresh_tokens"),
+            (
+                "SELECT sessions.* FROM refresh_tokens JOIN sessions ON sessions.id = refresh_tokens.session_id "
+                    + "WHERE refresh_tokens.hash = 'x'", "refresh_tokens"
+            ),
             ("SELECT COUNT(*) FROM login_attempts WHERE time >= 1 AND time < 2", "login_attempts_time"),
-            ("SELECT ip_address, COUNT(*) AS c FROM login_attempts WHERE time >= 1 AND time < 2 AND success = 0 "
-                + "GROUP BY ip_address", "login_attempts_time"),
+            (
+                "SELECT ip_address, COUNT(*) AS c FROM login_attempts WHERE time >= 1 AND time < 2 AND success = 0 "
+                    + "GROUP BY ip_address", "login_attempts_time"
+            ),
             ("SELECT * FROM login_attempts WHERE email = 'a' ORDER BY time DESC LIMIT 5", "login_attempts_email_time"),
             ("SELECT COUNT(*) FROM login_failures WHERE scope_key = 'k' AND time > 1", "login_failures_key_time"),
-            ("SELECT COUNT(*) FROM sessions WHERE revoked_time IS NULL AND expire_time > 1", "sessions_active_expire_time"),
-            ("SELECT * FROM sessions WHERE user_id = 'u' AND revoked_time IS NULL AND expire_time > 1 "
-                + "ORDER BY create_time DESC, id DESC LIMIT 5", "sessions_user_active"),
+            (
+                "SELECT COUNT(*) FROM sessions WHERE revoked_time IS NULL AND expire_time > 1",
+                "sessions_active_expire_time"
+            ),
+            (
+                "SELECT * FROM sessions WHERE user_id = 'u' AND revoked_time IS NULL AND expire_time > 1 "
+                    + "ORDER BY create_time DESC, id DESC LIMIT 5", "sessions_user_active"
+            ),
             ("SELECT COUNT(*) FROM account_locks WHERE locked_until > 1", "account_locks_locked_until"),
             ("SELECT * FROM events WHERE sequence > 1 ORDER BY sequence LIMIT 10", "PRIMARY KEY"),
-            ("SELECT * FROM notifications WHERE user_id = 'u' AND cursor > 1 ORDER BY cursor LIMIT 10",
-                "notifications_user_cursor"),
+            (
+                "SELECT * FROM notifications WHERE user_id = 'u' AND cursor > 1 ORDER BY cursor LIMIT 10",
+                "notifications_user_cursor"
+            ),
             ("SELECT * FROM audit_logs WHERE actor_user_id = 'a' ORDER BY time DESC LIMIT 10", "audit_logs_actor_time"),
-            ("SELECT COUNT(*) FROM blocked_ips WHERE ip_address = 'a' AND create_time >= 1", "blocked_ips_ip_create_time"),
+            (
+                "SELECT COUNT(*) FROM blocked_ips WHERE ip_address = 'a' AND create_time >= 1",
+                "blocked_ips_ip_create_time"
+            ),
         ]
         for (sql, index) in queries {
             let plan = try await store.writer.read { db in

@@ -31,7 +31,8 @@ struct AuthenticationInterceptor: ServerInterceptor {
     static func bearerToken(in metadata: Metadata) throws(ClassyError) -> String {
         let values = Array(metadata[stringValues: "authorization"])
         guard let value = values.first else {
-            throw ClassyError(.tokenInvalid, "missing authorization metadata: send 'authorization: Bearer <access token>'")
+            throw ClassyError(
+                .tokenInvalid, "missing authorization metadata: send 'authorization: Bearer <access token>'")
         }
         guard values.count == 1 else { throw ClassyError(.tokenInvalid, "more than one authorization value") }
         let parts = value.split(separator: " ", maxSplits: 1)

@@ -9,7 +9,8 @@ struct AuthorizationInterceptor: ServerInterceptor {
         next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
     ) async throws -> StreamingServerResponse<Output> {
         guard let policy = RPCPolicies.policy(for: context.descriptor) else {
-            throw ClassyError(.forbidden, "\(context.descriptor.fullyQualifiedMethod) is not in the authorization table")
+            throw ClassyError(
+                .forbidden, "\(context.descriptor.fullyQualifiedMethod) is not in the authorization table")
         }
         if policy.access.requiresAuthentication {
             let caller = try RequestContext.requireCaller()

@@ -115,7 +115,8 @@ final class IPBlockCache: Sendable {
         func block(for address: IPAddress, now: Date) -> BlockedIPRecord? {
             var found: BlockedIPRecord?
             if let block = exact[address.description], block.isActive(at: now) { found = block }
-            if !address.isIPv4, let block = exact[IPNetwork.blockKey(for: address).description], block.isActive(at: now) {
+            if !address.isIPv4, let block = exact[IPNetwork.blockKey(for: address).description], block.isActive(at: now)
+            {
                 found = IPBlockCache.stronger(found, block)
             }
             for (network, block) in ranges where network.contains(address) && block.isActive(at: now) {

@@ -59,7 +59,8 @@ struct RequestIDInterceptor: ServerInterceptor {
             return response
         } catch {
             log(error, after: start, logger: logger, metrics: metrics, method: method)
-            var rpcError = (error as? any RPCErrorConvertible).map { RPCError($0) }
+            var rpcError =
+                (error as? any RPCErrorConvertible).map { RPCError($0) }
                 ?? RPCError(code: .unknown, message: "\(error)", cause: error)
             rpcError.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
             return StreamingServerResponse(error: rpcError)
