@@ -122,7 +122,7 @@ let targets: [Target] = [
     .executableTarget(
         name: "classy-bench",
         dependencies: [
-            "ClassyAPI", "ClassyAuth", "ClassyCore", "ClassyServer", "ClassyStore", grpcCore,
+            "ClassyAPI", "ClassyAuth", "ClassyCore", "ClassyServer", "ClassyStore", grpcCore, grpcProtobuf,
             grpcTransport, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],

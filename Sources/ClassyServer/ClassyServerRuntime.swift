@@ -80,7 +80,10 @@ public final class ClassyServerRuntime: Service, Sendable {
             try? await store.close()
             throw error
         }
-        let hub = EventHub(log: store, bufferSize: configuration.streamBufferSize, logger: logger)
+        let hub = EventHub(
+            log: store, bufferSize: configuration.streamBufferSize,
+            coalescing: .milliseconds(configuration.streamCoalescingMilliseconds), logger: logger
+        )
         let ipBlocks = IPBlockCache(store: store, clock: clock, policy: configuration.bruteForce, logger: logger)
         do {
             try await hub.prime()

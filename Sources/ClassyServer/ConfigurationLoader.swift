@@ -42,6 +42,7 @@ import SystemPackage
 /// | `rate_limit_standard` | `RATE/BURST` (per second) for every other RPC but Health | `100/200` |
 /// | `stream_heartbeat_seconds` | integer 1...3600 | `15` |
 /// | `stream_buffer_size` | integer 16...1000000: events a stream subscriber may fall behind | `1024` |
+/// | `stream_coalescing_ms` | integer 0...1000: shortest time between two fan-out rounds of the event stream | `10` |
 /// | `config` | path of a JSON config file (flag or environment only) | none |
 public struct ConfigurationLoader: Sendable {
     /// Every key, in the order of the table above.
@@ -52,6 +53,7 @@ public struct ConfigurationLoader: Sendable {
         "lockout_seconds", "lockout_max_seconds", "ip_block_threshold", "ip_block_window_seconds", "ip_block_seconds",
         "ip_block_max_seconds", "ip_block_permanent_after", "login_attempt_retention_days", "rate_limit_credentials",
         "rate_limit_standard", "stream_heartbeat_seconds", "stream_buffer_size",
+        "stream_coalescing_ms",
     ]
 
     private let flags: [String: String]
@@ -256,6 +258,9 @@ private struct Reader {
             config.streamHeartbeatInterval = .seconds(seconds)
         }
         if let size = try int("stream_buffer_size", in: 16...1_000_000) { config.streamBufferSize = size }
+        if let milliseconds = try int("stream_coalescing_ms", in: 0...1000) {
+            config.streamCoalescingMilliseconds = milliseconds
+        }
     }
 
     func networks(_ key: String) throws(ConfigurationError) -> [IPNetwork]? {

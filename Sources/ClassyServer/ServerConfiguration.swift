@@ -104,6 +104,9 @@ public struct ServerConfiguration: Sendable {
     public var streamHeartbeatInterval: Duration = .seconds(15)
     /// How many events a security-event subscriber may fall behind before it is ended.
     public var streamBufferSize = 1024
+    /// The shortest time, in milliseconds, between two fan-out rounds of the security event stream (0: one round
+    /// per commit); events committed in between reach each subscriber in one write.
+    public var streamCoalescingMilliseconds = 10
 
     public init() {}
 }

@@ -61,6 +61,9 @@ public final class EventHub: Sendable {
     public let bufferSize: Int
     /// How many events one store read returns (hub catch-up and subscriber replay).
     public let pageSize: Int
+    /// The shortest time between two fan-out rounds: events committed meanwhile go out together, so each
+    /// subscriber is woken and written to once per round instead of once per event.
+    public let coalescing: Duration
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -70,16 +73,19 @@ public final class EventHub: Sendable {
     ///   - log: the store's event log.
     ///   - bufferSize: how many events a subscriber may fall behind before it is ended.
     ///   - pageSize: how many events one store read returns.
+    ///   - coalescing: the shortest time between two fan-out rounds (zero: a round per commit).
     ///   - logger: where read failures are logged.
     public init(
         log: any EventLog,
         bufferSize: Int = 1024,
         pageSize: Int = 512,
+        coalescing: Duration = .zero,
         logger: Logger = Logger(label: "classy.store.event-hub")
     ) {
         self.log = log
         self.bufferSize = max(1, bufferSize)
         self.pageSize = max(1, pageSize)
+        self.coalescing = max(.zero, coalescing)
         self.logger = logger
     }
 
@@ -93,6 +99,9 @@ public final class EventHub: Sendable {
             guard let last = commit.lastEventSequence else { continue }
             if let cursor = state.withLock({ $0.cursor }), cursor >= last { continue }
             try await catchUpRetrying()
+            // The first event after a quiet spell goes out at once; a busy log is fanned out in rounds, each
+            // subscriber getting everything committed during the pause in one batch.
+            if coalescing > .zero { try await Task.sleep(for: coalescing) }
         }
     }
 
