@@ -157,6 +157,13 @@ let targets: [Target] = [
         path: "ClientSDK/Sources/classy",
         swiftSettings: swiftSettings
     ),
+    // A process the SDK tests kill with SIGKILL in the middle of an outbox replay.
+    .executableTarget(
+        name: "classy-sdk-crash-helper",
+        dependencies: ["ClassySDK"],
+        path: "ClientSDK/Tests/classy-sdk-crash-helper",
+        swiftSettings: swiftSettings
+    ),
 
     .testTarget(
         name: "ClassySDKTests",

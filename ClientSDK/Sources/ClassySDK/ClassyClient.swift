@@ -53,7 +53,8 @@ public final class ClassyClient: Sendable {
         public var keepDirectoryCurrent: Bool
         /// The clock used to decide when to refresh (tests move it).
         public var now: @Sendable () -> Date
-        var hooks = ClientHooks()
+        /// Test seams (see ``ClientHooks``).
+        @_spi(Testing) public var hooks = ClientHooks()
 
         /// The default folder of a server's state: `$XDG_DATA_HOME/classy/<host>_<port>` (or `~/.local/share`).
         public static func defaultDataDirectory(host: String, port: Int) -> URL {
@@ -359,8 +360,12 @@ public final class ClassyClient: Sendable {
 
 /// Runs `body` with a client connected to the configured server, then closes the connection (and
 /// stops the background sync and the client's streams).
-public func withClassyClient<Result: Sendable>(
+///
+/// `body` runs in the caller's isolation (the main actor of an app, for instance).
+@discardableResult
+public func withClassyClient<Result>(
     _ configuration: ClassyClient.Configuration,
+    isolation: isolated (any Actor)? = #isolation,
     _ body: (ClassyClient) async throws -> Result
 ) async throws -> Result {
     let client = try ClassyClient(configuration: configuration)

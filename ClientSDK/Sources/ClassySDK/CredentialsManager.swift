@@ -130,13 +130,15 @@ actor CredentialsManager {
     var currentAccessToken: String? { credentials?.accessToken }
 }
 
-/// Test seams: points where a test can pause the client (internal; set through `@testable import`).
-struct ClientHooks: Sendable {
+/// Test seams: points where a test can pause the client or make it fail as if the process died.
+/// Not part of the supported API (`@_spi(Testing) import ClassySDK`).
+@_spi(Testing)
+public struct ClientHooks: Sendable {
     /// Runs after a Refresh RPC returned and before its result is applied.
-    var afterRefreshRPC: (@Sendable () async -> Void)?
+    public var afterRefreshRPC: (@Sendable () async -> Void)?
     /// Runs after an outbox mutation was accepted by the server and before the outbox records it.
-    /// Throwing here simulates the process dying at that moment.
-    var afterMutationSent: (@Sendable (_ idempotencyKey: String) async throws -> Void)?
+    /// Throwing (or never returning) here is the process dying at that moment.
+    public var afterMutationSent: (@Sendable (_ idempotencyKey: String) async throws -> Void)?
 
-    init() {}
+    public init() {}
 }

@@ -73,10 +73,15 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
 
+    @Option(name: .long, help: "Seconds to wait for each call (default 30).")
+    var timeout = 30
+
+
     func validate() throws {
         if let server, Endpoint(server) == nil {
             throw ValidationError("--server must be HOST:PORT with a port from 1 to 65535, got '\(server)'")
         }
+        guard (1...3600).contains(timeout) else { throw ValidationError("--timeout must be 1 to 3600 seconds") }
         if let caCert, !FileManager.default.isReadableFile(atPath: caCert) {
             throw ValidationError("--ca-cert: cannot read '\(caCert)'")
         }
@@ -168,7 +173,7 @@ extension GlobalOptions {
             )
         )
         configuration.autoSync = false
-        configuration.callTimeout = .seconds(10)
+        configuration.callTimeout = .seconds(timeout)
         configuration.backoff = .init(initial: .milliseconds(100), maximum: .seconds(1))
         return configuration
     }
@@ -224,7 +229,7 @@ struct Output {
 
     static func explain(_ error: ClassyClientError) -> String {
         switch error.reason {
-        case "OFFLINE": return "cannot reach the server (\(error.message))"
+        case "OFFLINE": return "cannot reach the server, or it did not answer in time (\(error.message))"
         case "SIGNED_OUT": return "not signed in: run `classy login`"
         case "INVALID_CREDENTIALS": return "wrong email or password"
         default: return error.description

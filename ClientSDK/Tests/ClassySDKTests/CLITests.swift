@@ -30,7 +30,8 @@ struct CLITests {
         let binary = try #require(Self.binary, "classy must be built (swift build --build-tests)")
         let process = Process()
         process.executableURL = binary
-        process.arguments = arguments
+        // Generous per-call deadline: the whole suite shares two cores with this server.
+        process.arguments = arguments + ["--timeout", "120"]
         process.environment = [
             "PATH": "/usr/bin:/bin", "HOME": config.path, "CLASSY_CONFIG_DIR": config.appendingPathComponent("classy").path,
         ]

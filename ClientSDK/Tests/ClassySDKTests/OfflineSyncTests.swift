@@ -6,7 +6,7 @@ import Foundation
 import GRPCCore
 import Testing
 
-@testable import ClassySDK
+@_spi(Testing) @testable import ClassySDK
 
 @Suite("SDK offline cache and outbox")
 struct OfflineSyncTests {

@@ -9,7 +9,7 @@ import Logging
 import Synchronization
 import Testing
 
-@testable import ClassySDK
+@_spi(Testing) @testable import ClassySDK
 
 /// Collects what a stream delivers, for a test to wait on.
 final class Collector: Sendable {

@@ -5,7 +5,7 @@ import Foundation
 import GRPCCore
 import Testing
 
-@testable import ClassySDK
+@_spi(Testing) @testable import ClassySDK
 
 @Suite("SDK tokens: refresh, sign-out")
 struct TokenRefreshTests {
