@@ -43,7 +43,12 @@ actor CredentialsManager {
         guard let current = credentials else { throw ClassyClientError.signedOut() }
         let deadline = now().addingTimeInterval(Double(leeway.components.seconds))
         if current.accessTokenExpireTime > deadline { return current.accessToken }
-        return try await refresh(replacing: current.accessToken).accessToken
+        do {
+            return try await refresh(replacing: current.accessToken).accessToken
+        } catch let error as ClassyClientError where error.isTransient && current.accessTokenExpireTime > now() {
+            // The early refresh can wait: the token still works (the server decides if it does not).
+            return current.accessToken
+        }
     }
 
     /// Refreshes because `token` was refused (TOKEN_EXPIRED) or is about to expire. If another call

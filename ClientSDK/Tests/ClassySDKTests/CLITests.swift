@@ -140,4 +140,37 @@ struct CLITests {
             }
         }
     }
+
+    @Test("a mutation made while the server is unreachable exits 75 and is sent first by the next command")
+    func offlineQueue() async throws {
+        try await withTestServer { server async throws in
+            let admin = try await server.makeAccount(role: .admin)
+            try await withTemporaryDirectory { config in
+                let login = try await Self.run(
+                    ["login", "--server", "127.0.0.1:\(server.port)", "--email", admin.email, "--password-stdin"],
+                    input: TestServer.userPassword + "\n", config: config
+                )
+                #expect(login.status == 0, "\(login.stderr)")
+                // Same profile and tokens, but nothing listens on port 1.
+                let queued = try await Self.run(
+                    ["block-ip", "192.0.2.55", "--reason", "offline", "--server", "127.0.0.1:1"], config: config
+                )
+                #expect(queued.status == 75, "\(queued.stderr)")
+                #expect(queued.stdout.contains("queued BlockIP"))
+                let waiting = try await Self.run(["outbox", "--json", "--server", "127.0.0.1:1"], config: config)
+                #expect(waiting.status == 0, "\(waiting.stderr)")
+                #expect((try waiting.json() as? [[String: Any]])?.compactMap { $0["operation"] as? String } == ["BlockIP"])
+
+                // Back on the profile's server: the next command sends the queued block first.
+                let whoami = try await Self.run(["whoami"], config: config)
+                #expect(whoami.status == 0, "\(whoami.stderr)")
+                let blocks = try await server.monitoring.listBlockedIPs(
+                    .init(), metadata: .bearer(try await server.signIn(role: .admin).accessToken)
+                )
+                #expect(blocks.blockedIps.map(\.ipAddress) == ["192.0.2.55"])
+                let empty = try await Self.run(["outbox", "--json"], config: config)
+                #expect((try empty.json() as? [Any])?.isEmpty == true, "\(empty.stdout)")
+            }
+        }
+    }
 }
