@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The server has no metrics endpoint: start it with `configure: { $0.metricsPort = 0 }`.

@@ -314,7 +314,9 @@ public struct ClientInfo: Sendable, Hashable, Codable {
     public var appVersion: String
     public var userAgent: String
 
-    public init(deviceName: String = "", platform: String = "", appVersion: String = "", userAgent: String = "classy-sdk") {
+    public init(
+        deviceName: String = "", platform: String = "", appVersion: String = "", userAgent: String = "classy-sdk"
+    ) {
         self.deviceName = deviceName
         self.platform = platform
         self.appVersion = appVersion

@@ -8,7 +8,9 @@ public struct MonitoringAPI: Sendable {
     let client: ClassyClient
 
     /// Blocks an address or CIDR range (for `duration`, or for good), through the outbox.
-    public func blockIP(_ ipAddress: String, reason: String, duration: Duration? = nil) async throws
+    public func blockIP(
+        _ ipAddress: String, reason: String, duration: Duration? = nil
+    ) async throws
         -> MutationOutcome<BlockedIP>
     {
         switch try await client.sync.submit(
@@ -16,7 +18,8 @@ public struct MonitoringAPI: Sendable {
             client: client
         ) {
         case .applied(.blockedIP(let blocked)): return .applied(blocked)
-        case .applied: throw ClassyClientError(status: .internalError, reason: "CLIENT", message: "no block in the answer")
+        case .applied:
+            throw ClassyClientError(status: .internalError, reason: "CLIENT", message: "no block in the answer")
         case .queued(let pending): return .queued(pending)
         case .conflicted(let conflict): return .conflicted(conflict)
         }
@@ -75,7 +78,9 @@ public struct MonitoringAPI: Sendable {
     }
 
     /// Recent login attempts, newest first, optionally filtered.
-    public func loginAttempts(email: String? = nil, ipAddress: String? = nil, pageSize: Int = 50) async throws
+    public func loginAttempts(
+        email: String? = nil, ipAddress: String? = nil, pageSize: Int = 50
+    ) async throws
         -> [LoginAttempt]
     {
         try await client.authorized { metadata in

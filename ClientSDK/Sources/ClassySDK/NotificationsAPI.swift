@@ -115,7 +115,8 @@ public struct NotificationsAPI: Sendable {
                         for try await message in response.messages {
                             if message.id.isEmpty { continue }  // heartbeat
                             let notification = UserNotification(message)
-                            try? cache?.saveNotifications([notification], advancingCursorTo: notification.cursor, now: Date())
+                            try? cache?.saveNotifications(
+                                [notification], advancingCursorTo: notification.cursor, now: Date())
                             cursor.value = notification.cursor
                             deliver(notification)
                             if Self.endsSession(notification, of: account) { return true }

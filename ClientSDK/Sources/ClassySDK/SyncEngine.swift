@@ -69,7 +69,8 @@ actor SyncEngine {
 
     func retry(id: Int64, cache: OfflineCache) throws {
         guard var mutation = try OutboxTable.get(id, in: cache) else {
-            throw ClassyClientError(status: .notFound, reason: ClassyClientError.Reason.notFound, message: "no mutation \(id)")
+            throw ClassyClientError(
+                status: .notFound, reason: ClassyClientError.Reason.notFound, message: "no mutation \(id)")
         }
         guard inFlight != id else { return }
         mutation.state = .pending
@@ -167,7 +168,9 @@ actor SyncEngine {
             updates.publish(mutation)
             return false
         }
-        if let server { try? await Self.applyToCache(.user(server), of: mutation.operation, client: client, cache: cache) }
+        if let server {
+            try? await Self.applyToCache(.user(server), of: mutation.operation, client: client, cache: cache)
+        }
         mutation.state = .conflicted(conflict)
         try OutboxTable.update(mutation, in: cache, now: client.configuration.now())
         conflicts[mutation.id] = conflict
@@ -275,7 +278,8 @@ actor SyncEngine {
             return .none
         case .unlockAccount(let email):
             _ = try await client.authorized(idempotencyKey: key) { metadata in
-                try await client.monitoring_.unlockAccount(.with { $0.email = email }, metadata: metadata, options: options)
+                try await client.monitoring_.unlockAccount(
+                    .with { $0.email = email }, metadata: metadata, options: options)
             }
             return .none
         }
@@ -295,7 +299,8 @@ actor SyncEngine {
             do {
                 return User(
                     try await client.authorized { metadata in
-                        try await client.users_.getUser(.with { $0.userID = userID }, metadata: metadata, options: options)
+                        try await client.users_.getUser(
+                            .with { $0.userID = userID }, metadata: metadata, options: options)
                     }.user
                 )
             } catch let error as ClassyClientError where error.reason == ClassyClientError.Reason.notFound {

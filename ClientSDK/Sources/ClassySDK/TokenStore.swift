@@ -76,7 +76,9 @@ public struct FileTokenStore: TokenStore {
         )
         // Created 0600 before any secret is written, then renamed over the old file.
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600])
         else {
             throw ClassyClientError(status: .unknown, reason: "CLIENT", message: "cannot create \(temporary.path)")
         }

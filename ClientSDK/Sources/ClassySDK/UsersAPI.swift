@@ -21,7 +21,9 @@ public struct UsersAPI: Sendable {
     /// queued (and replayed later) when it cannot be reached.
     ///
     /// - Parameter etag: the profile version the change is made on; the cached profile's by default.
-    public func updateMe(firstName: String? = nil, lastName: String? = nil, etag: String? = nil) async throws
+    public func updateMe(
+        firstName: String? = nil, lastName: String? = nil, etag: String? = nil
+    ) async throws
         -> MutationOutcome<User>
     {
         guard firstName != nil || lastName != nil else {
@@ -64,7 +66,8 @@ public struct UsersAPI: Sendable {
         do {
             let user = User(
                 try await client.authorized { metadata in
-                    try await client.users_.getUser(.with { $0.userID = id }, metadata: metadata, options: client.unaryOptions)
+                    try await client.users_.getUser(
+                        .with { $0.userID = id }, metadata: metadata, options: client.unaryOptions)
                 }.user
             )
             try? await client.cache()?.saveUsers([user])
@@ -117,9 +120,12 @@ public struct UsersAPI: Sendable {
         }
         do {
             try await refreshDirectory()
-            return Cached(value: try cache.users(matching: text), fetchedTime: client.configuration.now(), isStale: false)
+            return Cached(
+                value: try cache.users(matching: text), fetchedTime: client.configuration.now(), isStale: false)
         } catch let error as ClassyClientError where error.isOffline {
-            guard let fetched = try cache.get(String.self, at: OfflineCache.Key.directoryCursor)?.fetched else { throw error }
+            guard let fetched = try cache.get(String.self, at: OfflineCache.Key.directoryCursor)?.fetched else {
+                throw error
+            }
             return Cached(value: try cache.users(matching: text), fetchedTime: fetched, isStale: true)
         }
     }
@@ -131,7 +137,9 @@ public struct UsersAPI: Sendable {
 
     /// Changes an account at version `etag`, through the outbox.
     public func update(id: String, _ changes: UserUpdate, etag: String) async throws -> MutationOutcome<User> {
-        guard !changes.isEmpty else { throw ClassyClientError.invalidField("update_mask", "name at least one field to change") }
+        guard !changes.isEmpty else {
+            throw ClassyClientError.invalidField("update_mask", "name at least one field to change")
+        }
         return try await submitForUser(.updateUser(userID: id, changes: changes, etag: etag))
     }
 
@@ -147,7 +155,8 @@ public struct UsersAPI: Sendable {
     private func submitForUser(_ operation: MutationOperation) async throws -> MutationOutcome<User> {
         switch try await client.sync.submit(operation, client: client) {
         case .applied(.user(let user)): return .applied(user)
-        case .applied: throw ClassyClientError(status: .internalError, reason: "CLIENT", message: "no user in the answer")
+        case .applied:
+            throw ClassyClientError(status: .internalError, reason: "CLIENT", message: "no user in the answer")
         case .queued(let pending): return .queued(pending)
         case .conflicted(let conflict): return .conflicted(conflict)
         }

@@ -3,9 +3,9 @@ import ClassySDK
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `classy`: a command-line client of Classy Book, built on ClassySDK.
@@ -17,9 +17,10 @@ struct Classy: AsyncParsableCommand {
         discussion: """
             Profiles and tokens live in $CLASSY_CONFIG_DIR, else $XDG_CONFIG_HOME/classy, else ~/.config/classy.
 
-            Exit codes: 0 success; 1 other failure; 2 not signed in or credentials refused; 3 permission denied
-            (role, blocked IP, locked account); 4 not found; 5 conflict (stale etag, email taken); 6 server
-            unreachable; 64 bad usage or input; 65 input refused by the server (INVALID_FIELD);
+            Exit codes: 0 success; 1 other failure; 2 not signed in or credentials refused; \
+            3 permission denied (role, blocked IP, locked account); 4 not found; \
+            5 conflict (stale etag, email taken); 6 server unreachable or not answering in time; \
+            64 bad usage or input; 65 input refused by the server (INVALID_FIELD); \
             75 mutation queued offline (sent by a later command once the server is reachable).
             """,
         subcommands: [
@@ -64,7 +65,8 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Use TLS (system trust roots unless --ca-cert).")
     var tls = false
 
-    @Option(name: .customLong("ca-cert"), help: "PEM file of the CA that signed the server certificate (implies --tls).")
+    @Option(
+        name: .customLong("ca-cert"), help: "PEM file of the CA that signed the server certificate (implies --tls).")
     var caCert: String?
 
     @Option(name: .long, help: "Profile name (default: default).")
@@ -75,7 +77,6 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(name: .long, help: "Seconds to wait for each call (default 30).")
     var timeout = 30
-
 
     func validate() throws {
         if let server, Endpoint(server) == nil {
@@ -274,13 +275,15 @@ func report<Value: Encodable>(
     case .queued(let pending):
         output.print(
             json: ["status": "queued", "id": "\(pending.id)", "operation": pending.operation.name],
-            text: "queued \(pending.operation.name) (#\(pending.id)): the server is unreachable; a later command sends it"
+            text:
+                "queued \(pending.operation.name) (#\(pending.id)): the server is unreachable; a later command sends it"
         )
         throw ExitCode(Exit.queued)
     case .conflicted(let conflict):
         output.print(
             json: conflict,
-            text: "conflict: the record changed on the server (etag \(conflict.server?.etag ?? "deleted")); read it again"
+            text:
+                "conflict: the record changed on the server (etag \(conflict.server?.etag ?? "deleted")); read it again"
         )
         throw ExitCode(Exit.conflict)
     }

@@ -30,7 +30,8 @@ struct Login: AsyncParsableCommand {
         try await global.run(replayOutbox: false) { client, output in
             let user = try await client.auth.signIn(email: email, password: password)
             try global.saveProfile(profile)
-            output.print(json: user, text: "signed in to \(profile.server.description) as \(user.email) (\(user.role.rawValue))")
+            output.print(
+                json: user, text: "signed in to \(profile.server.description) as \(user.email) (\(user.role.rawValue))")
         }
     }
 }
@@ -65,7 +66,11 @@ struct WhoAmI: AsyncParsableCommand {
         try await global.run { client, output in
             let me = try await client.users.me()
             let note = me.isStale ? " (cached: server unreachable)" : ""
-            output.print(json: me.value, text: "\(me.value.email) \(me.value.firstName) \(me.value.lastName) [\(me.value.role.rawValue)] id=\(me.value.id)\(note)")
+            output.print(
+                json: me.value,
+                text:
+                    "\(me.value.email) \(me.value.firstName) \(me.value.lastName) [\(me.value.role.rawValue)] id=\(me.value.id)\(note)"
+            )
         }
     }
 }
@@ -122,14 +127,18 @@ struct Users: AsyncParsableCommand {
         @Option(name: .customLong("page-token")) var pageToken: String?
 
         func validate() throws {
-            if let role, Role(rawValue: role) == nil { throw ValidationError("--role must be user, admin, super_admin or service") }
+            if let role, Role(rawValue: role) == nil {
+                throw ValidationError("--role must be user, admin, super_admin or service")
+            }
             if let pageSize, !(1...500).contains(pageSize) { throw ValidationError("--page-size must be 1 to 500") }
         }
 
         func run() async throws {
             try await global.run { client, output in
                 let page = try await client.users.list(
-                    UserQuery(text: query, role: role.flatMap(Role.init), active: active, pageSize: pageSize, pageToken: pageToken)
+                    UserQuery(
+                        text: query, role: role.flatMap(Role.init), active: active, pageSize: pageSize,
+                        pageToken: pageToken)
                 )
                 output.print(
                     json: page,
@@ -154,7 +163,8 @@ struct Users: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a user (the password is prompted or read from stdin).")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a user (the password is prompted or read from stdin).")
         @OptionGroup var global: GlobalOptions
         @Option(name: .long) var email: String
         @Option(name: .customLong("first-name")) var firstName: String
@@ -163,14 +173,18 @@ struct Users: AsyncParsableCommand {
         @Flag(name: .customLong("password-stdin")) var passwordStdin = false
 
         func validate() throws {
-            guard Role(rawValue: role) != nil else { throw ValidationError("--role must be user, admin or super_admin") }
+            guard Role(rawValue: role) != nil else {
+                throw ValidationError("--role must be user, admin or super_admin")
+            }
         }
 
         func run() async throws {
             let password = try readPassword(prompt: "Password for \(email): ", fromStdin: passwordStdin)
             try await global.run { client, output in
                 let outcome = try await client.users.create(
-                    NewUser(email: email, password: password, firstName: firstName, lastName: lastName, role: Role(rawValue: role)!)
+                    NewUser(
+                        email: email, password: password, firstName: firstName, lastName: lastName,
+                        role: Role(rawValue: role)!)
                 )
                 try report(outcome, output: output) { "created \($0.line)" }
             }
@@ -193,7 +207,9 @@ struct Users: AsyncParsableCommand {
         }
 
         func validate() throws {
-            if let role, Role(rawValue: role) == nil { throw ValidationError("--role must be user, admin, super_admin or service") }
+            if let role, Role(rawValue: role) == nil {
+                throw ValidationError("--role must be user, admin, super_admin or service")
+            }
             if firstName == nil, lastName == nil, role == nil, active == nil {
                 throw ValidationError("name something to change: --first-name, --last-name, --role or --active")
             }
@@ -204,7 +220,8 @@ struct Users: AsyncParsableCommand {
                 let version = try await currentETag(client)
                 let outcome = try await client.users.update(
                     id: id,
-                    UserUpdate(firstName: firstName, lastName: lastName, role: role.flatMap(Role.init), isActive: active),
+                    UserUpdate(
+                        firstName: firstName, lastName: lastName, role: role.flatMap(Role.init), isActive: active),
                     etag: version
                 )
                 try report(outcome, output: output) { "updated \($0.line)" }
@@ -226,7 +243,9 @@ struct Users: AsyncParsableCommand {
         func run() async throws {
             try await global.run { client, output in
                 let version = try await currentETag(client)
-                try report(done(try await client.users.delete(id: id, etag: version)), output: output) { _ in "deleted \(id)" }
+                try report(done(try await client.users.delete(id: id, etag: version)), output: output) { _ in
+                    "deleted \(id)"
+                }
             }
         }
     }
@@ -234,7 +253,8 @@ struct Users: AsyncParsableCommand {
 
 struct Notifications: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List notifications, or mark them read.", subcommands: [List.self, Read.self], defaultSubcommand: List.self
+        abstract: "List notifications, or mark them read.", subcommands: [List.self, Read.self],
+        defaultSubcommand: List.self
     )
 
     struct List: AsyncParsableCommand {
@@ -248,7 +268,9 @@ struct Notifications: AsyncParsableCommand {
                 output.print(
                     json: page.value,
                     text: (["\(page.value.unreadCount) unread\(page.isStale ? " (cached)" : "")"]
-                        + page.value.notifications.map { "\($0.read ? " " : "*") \($0.id)  \($0.kind.rawValue)  \($0.title)" })
+                        + page.value.notifications.map {
+                            "\($0.read ? " " : "*") \($0.id)  \($0.kind.rawValue)  \($0.title)"
+                        })
                         .joined(separator: "\n")
                 )
             }
@@ -280,7 +302,8 @@ struct Notifications: AsyncParsableCommand {
 }
 
 struct BlockIP: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "block-ip", abstract: "Block an address or CIDR range.")
+    static let configuration = CommandConfiguration(
+        commandName: "block-ip", abstract: "Block an address or CIDR range.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Address or CIDR.") var address: String
     @Option(name: .long) var reason = "blocked with classy"
@@ -292,9 +315,11 @@ struct BlockIP: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run { client, output in
-            let outcome = try await client.monitoring.blockIP(address, reason: reason, duration: duration.map { .seconds($0) })
+            let outcome = try await client.monitoring.blockIP(
+                address, reason: reason, duration: duration.map { .seconds($0) })
             try report(outcome, output: output) {
-                "blocked \($0.ipAddress)" + ($0.permanent ? " permanently" : " until \($0.blockedUntil.map { "\($0)" } ?? "-")")
+                "blocked \($0.ipAddress)"
+                    + ($0.permanent ? " permanently" : " until \($0.blockedUntil.map { "\($0)" } ?? "-")")
             }
         }
     }
@@ -322,7 +347,9 @@ struct Unlock: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run { client, output in
-            try report(done(try await client.monitoring.unlockAccount(email: email)), output: output) { _ in "unlocked \(email)" }
+            try report(done(try await client.monitoring.unlockAccount(email: email)), output: output) { _ in
+                "unlocked \(email)"
+            }
         }
     }
 }
@@ -351,7 +378,9 @@ struct Outbox: AsyncParsableCommand {
                 }
                 output.print(
                     json: items,
-                    text: items.isEmpty ? "outbox empty" : items.map { "#\($0.id)  \($0.operation)  \($0.state)" }.joined(separator: "\n")
+                    text: items.isEmpty
+                        ? "outbox empty"
+                        : items.map { "#\($0.id)  \($0.operation)  \($0.state)" }.joined(separator: "\n")
                 )
             }
         }

@@ -33,7 +33,8 @@ struct CLITests {
         // Generous per-call deadline: the whole suite shares two cores with this server.
         process.arguments = arguments + ["--timeout", "120"]
         process.environment = [
-            "PATH": "/usr/bin:/bin", "HOME": config.path, "CLASSY_CONFIG_DIR": config.appendingPathComponent("classy").path,
+            "PATH": "/usr/bin:/bin", "HOME": config.path,
+            "CLASSY_CONFIG_DIR": config.appendingPathComponent("classy").path,
         ]
         let stdin = Pipe()
         let stdout = Pipe()
@@ -159,7 +160,8 @@ struct CLITests {
                 #expect(queued.stdout.contains("queued BlockIP"))
                 let waiting = try await Self.run(["outbox", "--json", "--server", "127.0.0.1:1"], config: config)
                 #expect(waiting.status == 0, "\(waiting.stderr)")
-                #expect((try waiting.json() as? [[String: Any]])?.compactMap { $0["operation"] as? String } == ["BlockIP"])
+                #expect(
+                    (try waiting.json() as? [[String: Any]])?.compactMap { $0["operation"] as? String } == ["BlockIP"])
 
                 // Back on the profile's server: the next command sends the queued block first.
                 let whoami = try await Self.run(["whoami"], config: config)

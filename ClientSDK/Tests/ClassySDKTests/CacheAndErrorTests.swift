@@ -16,7 +16,8 @@ struct CacheAndErrorTests {
             try await withTemporaryDirectory { directory in
                 try await withClassyClient(sdkConfiguration(port: server.port, directory: directory)) { client in
                     do {
-                        try await client.auth.register(email: "not an email", password: "x", firstName: "", lastName: "L")
+                        try await client.auth.register(
+                            email: "not an email", password: "x", firstName: "", lastName: "L")
                         Issue.record("Register accepted bad input")
                     } catch let error as ClassyClientError {
                         #expect(error.status == .invalidArgument)
@@ -59,7 +60,8 @@ struct CacheAndErrorTests {
                     #expect(!first.isStale)
                     #expect(Set([admin.email, alice.email, bob.email]).isSubset(of: first.value.map(\.email)))
 
-                    let current = try await server.users.getUser(.with { $0.userID = bob.id }, metadata: .bearer(adminToken))
+                    let current = try await server.users.getUser(
+                        .with { $0.userID = bob.id }, metadata: .bearer(adminToken))
                     _ = try await server.users.deleteUser(
                         .with {
                             $0.userID = bob.id
@@ -67,7 +69,8 @@ struct CacheAndErrorTests {
                         },
                         metadata: .bearer(adminToken)
                     )
-                    let aliceNow = try await server.users.getUser(.with { $0.userID = alice.id }, metadata: .bearer(adminToken))
+                    let aliceNow = try await server.users.getUser(
+                        .with { $0.userID = alice.id }, metadata: .bearer(adminToken))
                     _ = try await server.users.updateUser(
                         .with {
                             $0.user.id = alice.id

@@ -6,7 +6,7 @@ import Testing
 @_spi(Testing) @testable import ClassySDK
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Lines a child process wrote, for a test to wait on.
@@ -61,7 +61,8 @@ struct CrashRecoveryTests {
             .first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
-    @Test("SIGKILL after the server applied a CreateUser: a new process replays it with the same key; one user, no error")
+    @Test(
+        "SIGKILL after the server applied a CreateUser: a new process replays it with the same key; one user, no error")
     func sigkillMidReplay() async throws {
         let helper = try #require(Self.helper, "classy-sdk-crash-helper must be built (swift build --build-tests)")
         try await withTestServer { server async throws in

@@ -16,7 +16,8 @@ struct CredentialsUnitTests {
         )
     }
 
-    @Test("an early refresh that cannot reach the server keeps the token that still works; an expired one fails OFFLINE")
+    @Test(
+        "an early refresh that cannot reach the server keeps the token that still works; an expired one fails OFFLINE")
     func earlyRefreshOffline() async throws {
         let now = Date()
         let clock = LockedBox(now)
@@ -73,13 +74,15 @@ struct CredentialsUnitTests {
             try store.save(first)
             let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber
             #expect(mode?.intValue == 0o600)
-            let folder = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("nested").path)
+            let folder = try FileManager.default.attributesOfItem(
+                atPath: directory.appendingPathComponent("nested").path)
             #expect((folder[.posixPermissions] as? NSNumber)?.intValue == 0o700)
             #expect(try store.load() == first)
             let second = Self.credentials(access: "a2", expiresIn: 600, now: Date(timeIntervalSince1970: 1_800_000_000))
             try store.save(second)
             #expect(try store.load() == second)
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("nested").path)
+            let leftovers = try FileManager.default.contentsOfDirectory(
+                atPath: directory.appendingPathComponent("nested").path)
             #expect(leftovers == ["tokens.json"])
             try store.clear()
             #expect(try store.load() == nil)
@@ -90,7 +93,8 @@ struct CredentialsUnitTests {
     func sessionRevokedNotifications() {
         func notification(_ data: [String: String]) -> UserNotification {
             UserNotification(
-                id: "n", kind: .sessionRevoked, title: "", body: "", data: data, createTime: nil, read: false, cursor: "c"
+                id: "n", kind: .sessionRevoked, title: "", body: "", data: data, createTime: nil, read: false,
+                cursor: "c"
             )
         }
         let account = Self.account
@@ -106,7 +110,8 @@ struct CredentialsUnitTests {
 
     @Test("backoff grows, is capped, and is jittered within its bounds")
     func backoff() {
-        let backoff = ClassyClient.Backoff(initial: .milliseconds(100), maximum: .seconds(1), multiplier: 2, jitter: 0.2)
+        let backoff = ClassyClient.Backoff(
+            initial: .milliseconds(100), maximum: .seconds(1), multiplier: 2, jitter: 0.2)
         for attempt in 0..<12 {
             let base = min(0.1 * pow(2, Double(attempt)), 1.0)
             let delay = backoff.delay(attempt: attempt).seconds

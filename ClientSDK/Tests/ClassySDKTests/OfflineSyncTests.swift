@@ -22,7 +22,9 @@ struct OfflineSyncTests {
         }
     }
 
-    @Test("offline: reads come from the cache (stale); mutations queue and are applied exactly once when the server is back")
+    @Test(
+        "offline: reads come from the cache (stale); mutations queue and are applied exactly once when the server is back"
+    )
     func offlineThenReconnect() async throws {
         try await Self.withRestartableServer { port, database, clock in
             try await withTemporaryDirectory { directory in
@@ -83,7 +85,8 @@ struct OfflineSyncTests {
                         let stored = try #require(try await server.store.user(id: userID))
                         #expect(stored.firstName == "Offline")
                         #expect(stored.etag != firstEtag)
-                        let updates = try await server.store.notifications(userID: userID, after: 0, limit: 100).filter { $0.kind == "profile_updated" }
+                        let updates = try await server.store.notifications(userID: userID, after: 0, limit: 100).filter
+                        { $0.kind == "profile_updated" }
                         #expect(updates.count == 1, "UpdateMe applied exactly once")
                         let fresh = try await client.users.me()
                         #expect(!fresh.isStale)
@@ -108,7 +111,8 @@ struct OfflineSyncTests {
                     try await client.auth.signIn(email: admin.email, password: TestServer.userPassword)
                     do {
                         _ = try await client.users.create(
-                            ClassySDK.NewUser(email: newEmail, password: "a long enough password", firstName: "New", lastName: "User")
+                            ClassySDK.NewUser(
+                                email: newEmail, password: "a long enough password", firstName: "New", lastName: "User")
                         )
                         Issue.record("the simulated crash did not happen")
                     } catch is SimulatedCrash {}
@@ -126,10 +130,12 @@ struct OfflineSyncTests {
                     #expect(blocked.value?.ipAddress == "203.0.113.7")
                     #expect(try await client.outbox.pending().isEmpty, "the create was replayed first, then the block")
                 }
-                #expect(try await server.store.countUsers(includeDeleted: true) == usersBefore + 1, "created exactly once")
+                #expect(
+                    try await server.store.countUsers(includeDeleted: true) == usersBefore + 1, "created exactly once")
                 let created = try #require(try await server.store.user(email: newEmail))
                 let audit = try await server.monitoring.listAuditLogs(
-                    .with { $0.action = "user.create" }, metadata: .bearer(try await server.signIn(role: .admin).accessToken)
+                    .with { $0.action = "user.create" },
+                    metadata: .bearer(try await server.signIn(role: .admin).accessToken)
                 )
                 #expect(audit.entries.filter { $0.resourceID == created.id }.count == 1)
             }
@@ -227,7 +233,9 @@ struct OfflineSyncTests {
         }
     }
 
-    @Test("a queued mutation the server refuses stays failed with its reason; it can be retried or discarded; updates are observable")
+    @Test(
+        "a queued mutation the server refuses stays failed with its reason; it can be retried or discarded; updates are observable"
+    )
     func failedMutationsAndStatusUpdates() async throws {
         try await Self.withRestartableServer { port, database, clock in
             try await withTemporaryDirectory { directory in
@@ -246,7 +254,8 @@ struct OfflineSyncTests {
                     let updates = client.outbox.updates()
                     let bad = try await client.monitoring.blockIP("not-an-address", reason: "typo")
                     #expect(bad.isQueued)
-                    let good = try await client.monitoring.blockIP("198.51.100.0/24", reason: "scanner", duration: .seconds(600))
+                    let good = try await client.monitoring.blockIP(
+                        "198.51.100.0/24", reason: "scanner", duration: .seconds(600))
                     #expect(good.isQueued)
                     try await restart { server in
                         let report = try await client.outbox.replay()

@@ -72,7 +72,8 @@ struct StreamResumeTests {
                     // The cursor was kept in the cache: a new stream starts after "three".
                     let stored = try await client.cache()?.get(String.self, at: OfflineCache.Key.notificationCursor)
                     #expect(stored != nil)
-                    #expect(try await client.cache()?.notifications(unreadOnly: false).map(\.title).contains("two") == true)
+                    #expect(
+                        try await client.cache()?.notifications(unreadOnly: false).map(\.title).contains("two") == true)
                 }
             }
         }

@@ -138,7 +138,8 @@ struct TokenRefreshTests {
                     // 1. A call answered SESSION_REVOKED.
                     try await client.auth.signIn(email: account.email, password: TestServer.userPassword)
                     let first = try #require(await client.account).sessionID
-                    _ = try await server.auth.revokeSession(.with { $0.sessionID = first }, metadata: .bearer(adminToken))
+                    _ = try await server.auth.revokeSession(
+                        .with { $0.sessionID = first }, metadata: .bearer(adminToken))
                     await expectClientError("SESSION_REVOKED") { _ = try await client.users.me() }
                     #expect(client.currentAuthState == .signedOut(.sessionRevoked))
 
@@ -160,7 +161,8 @@ struct TokenRefreshTests {
                     let states = client.authState
                     try await server.notify(account.id, "hello")
                     try await withTimeout { await connected.wait() }
-                    _ = try await server.auth.revokeSession(.with { $0.sessionID = second }, metadata: .bearer(adminToken))
+                    _ = try await server.auth.revokeSession(
+                        .with { $0.sessionID = second }, metadata: .bearer(adminToken))
                     try await withTimeout {
                         for await state in states where state == .signedOut(.sessionRevoked) { return }
                     }
