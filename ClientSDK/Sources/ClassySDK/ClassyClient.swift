@@ -263,11 +263,14 @@ public final class ClassyClient: Sendable {
     }
 
     private func cache(for userID: String, in directory: URL) throws -> OfflineCache {
-        if let open = caches.withLock({ $0 }), open.userID == userID { return open.cache }
-        let safe = userID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
-        let cache = try OfflineCache(path: directory.appendingPathComponent("\(safe).sqlite").path)
-        caches.withLock { $0 = (userID, cache) }
-        return cache
+        // Opened under the lock: concurrent first calls share one connection.
+        try caches.withLock { open in
+            if let open, open.userID == userID { return open.cache }
+            let safe = userID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+            let cache = try OfflineCache(path: directory.appendingPathComponent("\(safe).sqlite").path)
+            open = (userID, cache)
+            return cache
+        }
     }
 
     /// The cache, which must exist for the outbox.

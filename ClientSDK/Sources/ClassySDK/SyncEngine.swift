@@ -23,6 +23,8 @@ actor SyncEngine {
     let updates = Broadcaster<PendingMutation>()
     private var running: Task<SyncReport, any Error>?
     private var inFlight: Int64?
+    /// Mutations whose caller waits in ``submit(_:client:)`` for the outcome.
+    private var awaited: Set<Int64> = []
     private var results: [Int64: MutationResult] = [:]
     private var conflicts: [Int64: SyncConflict] = [:]
 
@@ -39,6 +41,12 @@ actor SyncEngine {
         let cache = try await client.requireCache()
         let mutation = try OutboxTable.insert(operation, in: cache, now: client.configuration.now())
         updates.publish(mutation)
+        awaited.insert(mutation.id)
+        defer {
+            awaited.remove(mutation.id)
+            results[mutation.id] = nil
+            conflicts[mutation.id] = nil
+        }
         for _ in 0..<3 {
             let report = try await replay(client: client)
             if let result = results.removeValue(forKey: mutation.id) { return .applied(result) }
@@ -133,7 +141,7 @@ actor SyncEngine {
             try await hooks.afterMutationSent?(mutation.idempotencyKey)
             try? await Self.applyToCache(result, of: mutation.operation, client: client, cache: cache)
             try OutboxTable.delete(mutation.id, in: cache)
-            results[mutation.id] = result
+            if awaited.contains(mutation.id) { results[mutation.id] = result }
             mutation.state = .applied
             updates.publish(mutation)
             report.applied += 1
@@ -173,7 +181,7 @@ actor SyncEngine {
         }
         mutation.state = .conflicted(conflict)
         try OutboxTable.update(mutation, in: cache, now: client.configuration.now())
-        conflicts[mutation.id] = conflict
+        if awaited.contains(mutation.id) { conflicts[mutation.id] = conflict }
         updates.publish(mutation)
         return true
     }
