@@ -1,6 +1,6 @@
-import ClassyAPI
+internal import ClassyAPI
 import Foundation
-import GRPCCore
+internal import GRPCCore
 
 /// Sign-in, sign-out, sessions and passwords.
 public struct AuthAPI: Sendable {

@@ -1,7 +1,7 @@
-import ClassyAPI
+internal import ClassyAPI
 import Foundation
-import GRPCCore
-import GRPCNIOTransportHTTP2
+internal import GRPCCore
+internal import GRPCNIOTransportHTTP2
 import Synchronization
 
 /// A connection to a Classy Book server for an app: sign-in with automatic token refresh, an offline

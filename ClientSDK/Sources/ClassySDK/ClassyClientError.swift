@@ -1,6 +1,6 @@
 import Foundation
-import GRPCCore
-import GRPCProtobuf
+internal import GRPCCore
+internal import GRPCProtobuf
 
 /// An error of a Classy Book call: the server's reason (ErrorInfo), bad fields and when to retry,
 /// or a client-side condition (offline, signed out).

@@ -1,6 +1,6 @@
-import ClassyAPI
+internal import ClassyAPI
 import Foundation
-import SwiftProtobuf
+internal import SwiftProtobuf
 
 // Generated messages <-> SDK models. Internal: generated types never appear in the public API.
 

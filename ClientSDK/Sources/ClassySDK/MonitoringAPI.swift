@@ -1,7 +1,7 @@
-import ClassyAPI
+internal import ClassyAPI
 import Foundation
-import GRPCCore
-import SwiftProtobuf
+internal import GRPCCore
+internal import SwiftProtobuf
 
 /// Security monitoring for admins: blocks, unlocks, metrics, login attempts and the live event stream.
 public struct MonitoringAPI: Sendable {

@@ -1,6 +1,6 @@
-import ClassyAPI
+internal import ClassyAPI
 import Foundation
-import GRPCCore
+internal import GRPCCore
 
 /// The signed-in user's notifications: cached list, mark as read (through the outbox), live stream.
 public struct NotificationsAPI: Sendable {

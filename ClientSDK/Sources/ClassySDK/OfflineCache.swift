@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 
 /// One account's SQLite file: the last known profile, sessions, notifications, user directory, the
 /// stream cursors and the outbox of mutations waiting to be sent.
@@ -14,8 +14,12 @@ final class OfflineCache: Sendable {
             at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700]
         )
-        if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        // Created 0600 before SQLite opens it; SQLite gives its journal the same permissions.
+        if !FileManager.default.fileExists(atPath: path),
+            !FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+            !FileManager.default.fileExists(atPath: path)
+        {
+            throw ClassyClientError(status: .unknown, reason: "CLIENT", message: "cannot create the cache file \(path)")
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 
 /// A mutation the outbox can hold and replay.
 public enum MutationOperation: Sendable, Hashable, Codable {

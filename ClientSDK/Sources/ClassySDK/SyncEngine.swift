@@ -1,7 +1,7 @@
-import ClassyAPI
+internal import ClassyAPI
 import Foundation
-import GRPCCore
-import SwiftProtobuf
+internal import GRPCCore
+internal import SwiftProtobuf
 
 /// What an applied mutation returned.
 enum MutationResult: Sendable {

@@ -1,6 +1,6 @@
-import ClassyAPI
+internal import ClassyAPI
 import Foundation
-import GRPCCore
+internal import GRPCCore
 
 /// The signed-in user's profile, the user directory, and admin user management.
 public struct UsersAPI: Sendable {

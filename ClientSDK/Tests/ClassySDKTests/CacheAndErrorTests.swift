@@ -85,6 +85,10 @@ struct CacheAndErrorTests {
                     let second = try await client.users.directory(matching: "Alicia")
                     #expect(second.value.map(\.id) == [alice.id])
                     #expect(try await client.users.directory().value.contains { $0.id == bob.id } == false)
+                    // One cache file per account, readable by the owner only.
+                    let file = directory.appendingPathComponent("cache/\(admin.id).sqlite").path
+                    let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber
+                    #expect(mode?.intValue == 0o600)
                 }
                 // The same account and cache, with the server out of reach (nothing listens on port 1).
                 try await withClassyClient(sdkConfiguration(port: 1, directory: directory)) { client in
