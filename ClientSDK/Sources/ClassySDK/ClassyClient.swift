@@ -224,6 +224,8 @@ public final class ClassyClient: Sendable {
         _ body: (_ metadata: Metadata) async throws -> Result
     ) async throws -> Result {
         var token = try await credentials.accessToken()
+        // The session the call speaks for: a revocation of it must not sign out a later session.
+        let sessionID = await credentials.account?.sessionID
         var retried = false
         while true {
             var metadata: Metadata = ["authorization": "Bearer \(token)"]
@@ -243,9 +245,9 @@ public final class ClassyClient: Sendable {
                 }
                 switch failure.reason {
                 case ClassyClientError.Reason.sessionRevoked:
-                    await credentials.sessionEnded(.sessionRevoked, sessionID: nil)
+                    await credentials.sessionEnded(.sessionRevoked, sessionID: sessionID)
                 case ClassyClientError.Reason.refreshTokenReused:
-                    await credentials.sessionEnded(.refreshTokenReused, sessionID: nil)
+                    await credentials.sessionEnded(.refreshTokenReused, sessionID: sessionID)
                 default: break
                 }
                 throw failure
