@@ -234,6 +234,54 @@ struct OfflineSyncTests {
     }
 
     @Test(
+        "admin UpdateUser and DeleteUser at a stale etag: server wins keeps the other admin's change; client wins deletes"
+    )
+    func adminConflicts() async throws {
+        try await withTestServer { server async throws in
+            let admin = try await server.makeAccount(role: .admin)
+            let otherAdmin = try await server.signIn(role: .admin).accessToken
+            let target = try await server.makeAccount()
+            try await withTemporaryDirectory { directory in
+                let staleETag = try await withClassyClient(sdkConfiguration(port: server.port, directory: directory)) {
+                    client in
+                    try await client.auth.signIn(email: admin.email, password: TestServer.userPassword)
+                    let read = try await client.users.get(id: target.id).value
+                    let changed = try await server.users.updateUser(
+                        .with {
+                            $0.user.id = target.id
+                            $0.user.etag = read.etag
+                            $0.user.lastName = "ByOtherAdmin"
+                            $0.updateMask = .init(protoPaths: ["last_name"])
+                        },
+                        metadata: .bearer(otherAdmin)
+                    )
+                    let outcome = try await client.users.update(
+                        id: target.id, UserUpdate(isActive: false), etag: read.etag)
+                    let conflict = try #require(outcome.conflict)
+                    #expect(conflict.server?.lastName == "ByOtherAdmin")
+                    #expect(conflict.server?.etag == changed.user.etag)
+                    #expect(conflict.local?.isActive == false)
+                    #expect(conflict.local?.lastName == "ByOtherAdmin")
+                    #expect(try await server.store.user(id: target.id)?.isActive == true)
+                    return read.etag
+                }
+                var clientWins = sdkConfiguration(port: server.port, directory: directory)
+                clientWins.conflictPolicy = .clientWins
+                try await withClassyClient(clientWins) { client in
+                    let deleted = try await client.users.delete(id: target.id, etag: staleETag)
+                    guard case .applied = deleted else {
+                        Issue.record("expected the delete to be applied, got \(deleted)")
+                        return
+                    }
+                    #expect(try await server.store.user(id: target.id)?.deleted == true)
+                    #expect(try await client.cache()?.user(id: target.id) == nil)
+                    #expect(try await client.outbox.pending().filter { $0.operation.name == "DeleteUser" }.isEmpty)
+                }
+            }
+        }
+    }
+
+    @Test(
         "a queued mutation the server refuses stays failed with its reason; it can be retried or discarded; updates are observable"
     )
     func failedMutationsAndStatusUpdates() async throws {

@@ -47,7 +47,8 @@ struct SDKTLSTests {
                 clientHost: "localhost"
             ) { server async throws in
                 let account = try await server.makeAccount()
-                var configuration = sdkConfiguration(port: server.port, directory: directory.appendingPathComponent("sdk"))
+                var configuration = sdkConfiguration(
+                    port: server.port, directory: directory.appendingPathComponent("sdk"))
                 configuration.host = "localhost"
                 configuration.transportSecurity = .tlsTrusting(caCertificatePath: ca)
                 try await withClassyClient(configuration) { client in
@@ -55,7 +56,8 @@ struct SDKTLSTests {
                     #expect(try await client.users.me().value.email == account.email)
                 }
                 // A client that does not trust the CA cannot connect.
-                var untrusting = sdkConfiguration(port: server.port, directory: directory.appendingPathComponent("other"))
+                var untrusting = sdkConfiguration(
+                    port: server.port, directory: directory.appendingPathComponent("other"))
                 untrusting.host = "localhost"
                 untrusting.transportSecurity = .tls
                 try await withClassyClient(untrusting) { client in
