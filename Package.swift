@@ -10,6 +10,8 @@ let products: [Product] = [
     .library(name: "ClassyServer", targets: ["ClassyServer"]),
     .executable(name: "classy-server", targets: ["classy-server"]),
     .executable(name: "classy-bench", targets: ["classy-bench"]),
+    .library(name: "ClassySDK", targets: ["ClassySDK"]),
+    .executable(name: "classy", targets: ["classy"]),
 ]
 
 let dependencies: [Package.Dependency] = [
@@ -138,7 +140,40 @@ let targets: [Target] = [
         ],
         swiftSettings: swiftSettings
     ),
+    // The client SDK for apps: models, token refresh, offline cache, outbox sync (never imports server modules).
+    .target(
+        name: "ClassySDK",
+        dependencies: [
+            "ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf, logging,
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ],
+        path: "ClientSDK/Sources/ClassySDK",
+        swiftSettings: swiftSettings
+    ),
+    // The `classy` command-line client, built on the SDK.
+    .executableTarget(
+        name: "classy",
+        dependencies: ["ClassySDK", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "ClientSDK/Sources/classy",
+        swiftSettings: swiftSettings
+    ),
+    // A process the SDK tests kill with SIGKILL in the middle of an outbox replay.
+    .executableTarget(
+        name: "classy-sdk-crash-helper",
+        dependencies: ["ClassySDK"],
+        path: "ClientSDK/Tests/classy-sdk-crash-helper",
+        swiftSettings: swiftSettings
+    ),
 
+    .testTarget(
+        name: "ClassySDKTests",
+        dependencies: [
+            "ClassySDK", "ClassyTesting", "ClassyAPI", "ClassyCore", "ClassyStore", "ClassyStoreSQLite", "ClassyServer",
+            grpcCore, grpcTransport, logging,
+        ],
+        path: "ClientSDK/Tests/ClassySDKTests",
+        swiftSettings: swiftSettings
+    ),
     .testTarget(
         name: "ClassyCoreTests",
         dependencies: ["ClassyCore", "ClassyAPI", grpcCore, grpcProtobuf],
