@@ -129,6 +129,13 @@ let targets: [Target] = [
         path: "Benchmarks/Sources/classy-bench",
         swiftSettings: swiftSettings
     ),
+    // The monitoring client's logic: connection and credentials, the resume loop, the state file, the JSON schema,
+    // the line format and the dashboard renderer (client side only: ClassyAPI and the transport).
+    .target(
+        name: "ClassyMonitorKit",
+        dependencies: ["ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf],
+        swiftSettings: swiftSettings
+    ),
     // Test kit: a real server on a free loopback port, a temp database, a fake clock.
     .target(
         name: "ClassyTesting",
@@ -171,6 +178,13 @@ let targets: [Target] = [
         dependencies: [
             "ClassyMonitoring", "ClassyTesting", "ClassyAPI", "ClassyCore", "ClassyStore", "ClassyAuth", "ClassyServer",
             "ClassyStoreSQLite", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf,
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "ClassyMonitorKitTests",
+        dependencies: [
+            "ClassyMonitorKit", "ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf,
         ],
         swiftSettings: swiftSettings
     ),

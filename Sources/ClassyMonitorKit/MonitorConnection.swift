@@ -1,0 +1,159 @@
+import ClassyAPI
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import SwiftProtobuf
+
+/// Where the server is and how to secure the connection to it.
+public struct ServerEndpoint: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var tls: TLSOptions?
+
+    /// TLS settings: the CA bundle that signs the server certificate (system roots if nil), and an optional client
+    /// certificate for mTLS.
+    public struct TLSOptions: Sendable, Hashable {
+        public var caCertificatePath: String?
+        public var clientCertificatePath: String?
+        public var clientKeyPath: String?
+
+        public init(caCertificatePath: String? = nil, clientCertificatePath: String? = nil, clientKeyPath: String? = nil) {
+            self.caCertificatePath = caCertificatePath
+            self.clientCertificatePath = clientCertificatePath
+            self.clientKeyPath = clientKeyPath
+        }
+    }
+
+    public init(host: String, port: Int, tls: TLSOptions? = nil) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+    }
+
+    /// Parses `HOST:PORT`, `[IPv6]:PORT` or `HOST` (port 50051).
+    public init(parsing text: String, tls: TLSOptions? = nil) throws(MonitorFailure) {
+        let bad = MonitorFailure.usage("--server '\(text)': expected HOST:PORT, e.g. 127.0.0.1:50051 or [::1]:50051")
+        var host = text
+        var portText: String?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw bad }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { throw bad }
+                portText = String(rest.dropFirst())
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            guard text.firstIndex(of: ":") == colon else { throw bad }  // bare IPv6 needs brackets
+            host = String(text[..<colon])
+            portText = String(text[text.index(after: colon)...])
+        }
+        guard !host.isEmpty else { throw bad }
+        var port = 50051
+        if let portText {
+            guard let value = Int(portText), (1...65535).contains(value) else { throw bad }
+            port = value
+        }
+        self.init(host: host, port: port, tls: tls)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// The gRPC transport for this endpoint: a short reconnect backoff (the monitor runs its own, visible one) and
+    /// HTTP/2 keepalive so a dead peer is noticed even between server heartbeats.
+    public func makeTransport() throws -> HTTP2ClientTransport.Posix {
+        let security: HTTP2ClientTransport.Posix.TransportSecurity
+        if let tls {
+            let trust: TLSConfig.TrustRootsSource =
+                tls.caCertificatePath.map { .certificates([.file(path: $0, format: .pem)]) } ?? .systemDefault
+            if let certificate = tls.clientCertificatePath, let key = tls.clientKeyPath {
+                security = .mTLS(
+                    certificateChain: [.file(path: certificate, format: .pem)],
+                    privateKey: .file(path: key, format: .pem)
+                ) { $0.trustRoots = trust }
+            } else {
+                security = .tls { $0.trustRoots = trust }
+            }
+        } else {
+            security = .plaintext
+        }
+        return try HTTP2ClientTransport.Posix(
+            target: .dns(host: host, port: port),
+            transportSecurity: security,
+            config: .defaults {
+                $0.backoff = .init(initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
+                $0.connection.keepalive = .init(time: .seconds(20), timeout: .seconds(10), allowWithoutCalls: true)
+            }
+        )
+    }
+}
+
+/// AuthService calls over a gRPC client.
+public struct GRPCAuthenticator: Authenticating {
+    let auth: Classy_Auth_V1_AuthService.Client<HTTP2ClientTransport.Posix>
+    let options: CallOptions
+
+    public init(client: GRPCClient<HTTP2ClientTransport.Posix>, timeout: Duration = .seconds(15)) {
+        auth = .init(wrapping: client)
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        self.options = options
+    }
+
+    static let clientInfo = Classy_Auth_V1_ClientInfo.with {
+        $0.deviceName = ProcessInfo.processInfo.hostName
+        $0.platform = "linux"
+        $0.appVersion = MonitorVersion.current
+        $0.userAgent = "classy-monitor/\(MonitorVersion.current)"
+    }
+
+    public func login(email: String, password: String) async throws -> IssuedToken {
+        let response = try await auth.login(
+            .with {
+                $0.email = email
+                $0.password = password
+                $0.client = Self.clientInfo
+            },
+            options: options
+        )
+        return IssuedToken(
+            accessToken: response.tokens.accessToken,
+            expireTime: response.tokens.hasAccessTokenExpireTime ? response.tokens.accessTokenExpireTime.date : nil,
+            refreshToken: response.tokens.refreshToken
+        )
+    }
+
+    public func refresh(refreshToken: String) async throws -> IssuedToken {
+        let response = try await auth.refresh(
+            .with {
+                $0.refreshToken = refreshToken
+                $0.client = Self.clientInfo
+            },
+            options: options
+        )
+        return IssuedToken(
+            accessToken: response.tokens.accessToken,
+            expireTime: response.tokens.hasAccessTokenExpireTime ? response.tokens.accessTokenExpireTime.date : nil,
+            refreshToken: response.tokens.refreshToken
+        )
+    }
+
+    public func issueServiceToken(clientID: String, clientSecret: String) async throws -> IssuedToken {
+        let response = try await auth.issueServiceToken(
+            .with {
+                $0.clientID = clientID
+                $0.clientSecret = clientSecret
+            },
+            options: options
+        )
+        return IssuedToken(
+            accessToken: response.accessToken,
+            expireTime: response.hasExpireTime ? response.expireTime.date : nil
+        )
+    }
+}
+
+/// The version reported in `ClientInfo` and `--version`.
+public enum MonitorVersion {
+    public static let current = "1.0.0"
+}
