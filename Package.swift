@@ -10,6 +10,7 @@ let products: [Product] = [
     .library(name: "ClassyServer", targets: ["ClassyServer"]),
     .executable(name: "classy-server", targets: ["classy-server"]),
     .executable(name: "classy-bench", targets: ["classy-bench"]),
+    .executable(name: "classy-monitor", targets: ["classy-monitor"]),
 ]
 
 let dependencies: [Package.Dependency] = [
@@ -134,6 +135,14 @@ let targets: [Target] = [
     .target(
         name: "ClassyMonitorKit",
         dependencies: ["ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf],
+        swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+        name: "classy-monitor",
+        dependencies: [
+            "ClassyMonitorKit", "ClassyAPI", grpcCore, grpcTransport,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
         swiftSettings: swiftSettings
     ),
     // Test kit: a real server on a free loopback port, a temp database, a fake clock.
