@@ -234,7 +234,12 @@ public struct EventFollower: Sendable {
         let details = ServerErrorDetails(rpc)
         if let reason = details.reason { return "\(reason): \(details.message)" }
         switch rpc.code {
-        case .unavailable: return "server unavailable (\(details.message))"
+        case .unavailable:
+            // The transport's own wording is long; say what it means for the operator.
+            if details.message.contains("establish a connection") || details.message.contains("transient failure") {
+                return "cannot connect"
+            }
+            return "connection lost"
         default: return "\(rpc.code): \(details.message)"
         }
     }

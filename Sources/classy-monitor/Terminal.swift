@@ -41,7 +41,7 @@ enum Terminal {
             cc[Int(VMIN)] = 1
             cc[Int(VTIME)] = 0
         }
-        guard tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0 else { return nil }
+        guard tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0 else { return nil }
         return original
     }
 
@@ -79,9 +79,9 @@ enum Terminal {
             var silent = original
             silent.c_lflag &= ~tcflag_t(ECHO)
             silent.c_lflag |= tcflag_t(ECHONL)
-            tcsetattr(fd, TCSAFLUSH, &silent)
+            tcsetattr(fd, TCSANOW, &silent)
         }
-        defer { if haveTermios { tcsetattr(fd, TCSAFLUSH, &original) } }
+        defer { if haveTermios { tcsetattr(fd, TCSANOW, &original) } }
         write(prompt, to: fd)
         var line: [UInt8] = []
         var byte: UInt8 = 0
@@ -101,7 +101,8 @@ struct MonitorUsage: Error, CustomStringConvertible {
 
 /// A status line on stderr: rewritten in place on a terminal, one line per change otherwise.
 final class StatusLine: Sendable {
-    private let inPlace = Terminal.isTTY(STDERR_FILENO)
+    /// True when stderr is a terminal (the line is rewritten in place).
+    let inPlace = Terminal.isTTY(STDERR_FILENO)
     private let shown = Mutex<Bool>(false)
 
     func show(_ text: String) {

@@ -89,7 +89,11 @@ struct Watch: AsyncParsableCommand {
                 types: kinds.compactMap(\.apiType),
                 metricsInterval: metricsInterval,
                 giveUpAfter: giveUpAfter,
-                status: { status.show(StatusText.describe($0, endpoint: endpoint, after: output.lastSequence)) }
+                status: { state in
+                    // In a log (stderr not a terminal) the "reconnecting in" line already announces each retry.
+                    if case .connecting(let attempt) = state, attempt > 0, !status.inPlace { return }
+                    status.show(StatusText.describe(state, endpoint: endpoint, after: output.lastSequence))
+                }
             )
             let interrupted: Bool
             do {
