@@ -56,6 +56,13 @@ struct Watch: AsyncParsableCommand {
         if let metricsInterval, metricsInterval < 1 { throw ValidationError("--metrics-interval must be at least 1") }
         if let giveUpAfter, giveUpAfter <= 0 { throw ValidationError("--give-up-after must be positive") }
         if let types { _ = try EventKind.parseList(types) }
+        if let stateFile {
+            // Fail now rather than after the first event: the state file is written beside itself, then renamed.
+            let directory = URL(fileURLWithPath: stateFile).deletingLastPathComponent().path
+            guard access(directory, W_OK) == 0 else {
+                throw ValidationError("--state-file: cannot write in the directory '\(directory)'")
+            }
+        }
     }
 
     mutating func run() async throws {
