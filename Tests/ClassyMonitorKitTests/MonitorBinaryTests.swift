@@ -88,6 +88,40 @@ struct MonitorBinaryTests {
         #expect(data["ip_address"] as? String == "127.0.0.1")
     }
 
+    @Test("a revoked session is replaced by signing in again on reconnect, and the stream resumes without a gap")
+    func reauthentication() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = directory.appendingPathComponent("classy.sqlite").path
+        var server = try await ServerProcess(database: database)
+        let port = server.port
+        let watcher = try Child(try monitor, ["--json", "--since", "0"] + adminArguments(port))
+        watcher.write(ServerProcess.adminPassword + "\n")
+        try await failLogins(port: port, emails: ["reauth-1@attack.test"])
+        #expect(try await watcher.waitForStdout { $0.contains("reauth-1@attack.test") }, "\(watcher.stderr)")
+
+        // Every session of the admin is revoked, the monitor's included; the restart makes it reconnect with its
+        // old token, which the server now refuses (SESSION_REVOKED).
+        let token = try await adminToken(port: port)
+        try await withClients(port: port) { auth, _ in
+            _ = try await auth.logout(.with { $0.scope = .all }, metadata: ["authorization": "Bearer \(token)"])
+        }
+        try await server.crash()
+        server = try await ServerProcess(database: database, port: port)
+        try await failLogins(port: port, emails: ["reauth-2@attack.test"])
+        #expect(try await watcher.waitForStdout { $0.contains("reauth-2@attack.test") }, "\(watcher.stderr)")
+        #expect(watcher.stderr.contains("signing in again"), "\(watcher.stderr)")
+        watcher.send(SIGTERM)
+        #expect(try await watcher.waitForExit() == 0)
+        _ = try await server.stop()
+
+        let all = sequences(watcher.stdout)
+        let start = try #require(all.first)
+        #expect(all == Array(start..<(start + UInt64(all.count))), "sequences must be contiguous: \(all)")
+        // The second sign-in is itself an event the monitor reports.
+        #expect(loginAttempts(watcher.stdout).filter { $0.email == ServerProcess.adminEmail }.count >= 3)
+    }
+
     @Test("exit statuses: usage 2, bad password 3, role too low 4, unreachable 5, not found 6")
     func exitStatuses() async throws {
         let directory = try temporaryDirectory()
