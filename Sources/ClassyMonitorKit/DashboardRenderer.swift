@@ -173,11 +173,13 @@ public enum DashboardRenderer {
         }
 
         var header: String {
-            " " + "IP".column(ip) + "  " + "UNTIL".column(20) + "  " + "ATTEMPTS".column(8) + "  " + "REASON".column(reason)
+            " " + "IP".column(ip) + "  " + "UNTIL".column(20) + "  " + "ATTEMPTS".column(8) + "  "
+                + "REASON".column(reason)
         }
 
         func row(_ block: Classy_Monitoring_V1_BlockedIP) -> [Span] {
-            let until = block.permanent || !block.hasBlockedUntil
+            let until =
+                block.permanent || !block.hasBlockedUntil
                 ? "permanent" : TimeFormat.readable(seconds: block.blockedUntil.seconds)
             return [
                 Span(" "), Span(block.ipAddress.column(ip), .red),

@@ -190,7 +190,8 @@ public struct EventFollower: Sendable {
                     if connected { renewedWithoutConnecting = false }
                     guard tokens.credentials.isRenewable else {
                         var failure = MonitorFailure(error, operation: "StreamSecurityEvents")
-                        failure.message += " (a CLASSY_TOKEN cannot be renewed: use --email or --client-id for long watches)"
+                        failure.message +=
+                            " (a CLASSY_TOKEN cannot be renewed: use --email or --client-id for long watches)"
                         throw failure
                     }
                     guard !renewedWithoutConnecting else {

@@ -1,5 +1,5 @@
-import Foundation
 import ClassyAPI
+import Foundation
 import SwiftProtobuf
 
 /// The monitor's JSON schema (version 1), documented in the README: one object per line, keys in a fixed order,
@@ -48,7 +48,9 @@ public enum EventJSON {
                 JSONField("actor_user_id", .string(entry.actorUserID)),
                 JSONField("resource_type", .string(entry.resourceType)),
                 JSONField("resource_id", .string(entry.resourceID)),
-                JSONField("details", .object(entry.details.sorted { $0.key < $1.key }.map { JSONField($0.key, .string($0.value)) })),
+                JSONField(
+                    "details",
+                    .object(entry.details.sorted { $0.key < $1.key }.map { JSONField($0.key, .string($0.value)) })),
                 JSONField("ip_address", .string(entry.ipAddress)),
                 JSONField("time", time(entry.hasTime ? entry.time : nil)),
             ])
@@ -99,9 +101,12 @@ public enum EventJSON {
             JSONField("active_sessions", .int(metrics.activeSessions)),
             JSONField(
                 "top_failing_ips",
-                .array(metrics.topFailingIps.map {
-                    .object([JSONField("ip_address", .string($0.ipAddress)), JSONField("count", .int(Int64($0.count)))])
-                })
+                .array(
+                    metrics.topFailingIps.map {
+                        .object([
+                            JSONField("ip_address", .string($0.ipAddress)), JSONField("count", .int(Int64($0.count))),
+                        ])
+                    })
             ),
             JSONField("failures_per_minute", .array(metrics.failuresPerMinute.map { .int($0) })),
         ])

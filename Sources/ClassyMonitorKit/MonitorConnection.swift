@@ -17,7 +17,9 @@ public struct ServerEndpoint: Sendable, Hashable, CustomStringConvertible {
         public var clientCertificatePath: String?
         public var clientKeyPath: String?
 
-        public init(caCertificatePath: String? = nil, clientCertificatePath: String? = nil, clientKeyPath: String? = nil) {
+        public init(
+            caCertificatePath: String? = nil, clientCertificatePath: String? = nil, clientKeyPath: String? = nil
+        ) {
             self.caCertificatePath = caCertificatePath
             self.clientCertificatePath = clientCertificatePath
             self.clientKeyPath = clientKeyPath

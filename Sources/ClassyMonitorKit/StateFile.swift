@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The file in which `watch --state-file` keeps the sequence of the last event it printed.
@@ -30,7 +30,8 @@ public struct StateFile: Sendable {
             var last_sequence: UInt64
         }
         guard let value = try? JSONDecoder().decode(Contents.self, from: data).last_sequence else {
-            throw MonitorFailure(.usage, "the state file '\(path)' is not a classy-monitor state file ({\"last_sequence\": N})")
+            throw MonitorFailure(
+                .usage, "the state file '\(path)' is not a classy-monitor state file ({\"last_sequence\": N})")
         }
         return value
     }

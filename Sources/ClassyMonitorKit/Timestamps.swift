@@ -2,9 +2,9 @@ import Foundation
 import SwiftProtobuf
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The fixed time formats of the monitor's output (always UTC).

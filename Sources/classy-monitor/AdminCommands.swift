@@ -5,7 +5,7 @@ import Foundation
 import SwiftProtobuf
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Output flags of the one-shot subcommands.
@@ -69,8 +69,9 @@ struct Metrics: AsyncParsableCommand {
                 + Sparkline.bars(Array(metrics.failuresPerMinute.suffix(60)))
         )
         if !metrics.topFailingIps.isEmpty {
-            output.print(TextStyle.dim.apply("top failing IPs".column(20), color: color)
-                + metrics.topFailingIps.map { "\($0.ipAddress) (\($0.count))" }.joined(separator: ", "))
+            output.print(
+                TextStyle.dim.apply("top failing IPs".column(20), color: color)
+                    + metrics.topFailingIps.map { "\($0.ipAddress) (\($0.count))" }.joined(separator: ", "))
         }
     }
 }
@@ -129,14 +130,18 @@ struct Attempts: AsyncParsableCommand {
             output.print("no login attempts")
             return
         }
-        output.print(TextStyle.bold.apply(
-            "TIME".column(21) + "  " + "RESULT".column(6) + "  " + "EMAIL".column(32) + "  " + "IP".column(20) + "  REASON",
-            color: color))
+        output.print(
+            TextStyle.bold.apply(
+                "TIME".column(21) + "  " + "RESULT".column(6) + "  " + "EMAIL".column(32) + "  " + "IP".column(20)
+                    + "  REASON",
+                color: color))
         for attempt in attempts {
             let time = attempt.hasTime ? TimeFormat.readable(seconds: attempt.time.seconds) : "-"
             let result = TextStyle(attempt.success).apply((attempt.success ? "ok" : "FAIL").column(6), color: color)
             let reason = attempt.success ? "" : EventJSON.failureReason(attempt.failureReason)
-            output.print(time.column(21) + "  " + result + "  " + attempt.email.column(32) + "  " + attempt.ipAddress.column(20) + "  " + reason)
+            output.print(
+                time.column(21) + "  " + result + "  " + attempt.email.column(32) + "  " + attempt.ipAddress.column(20)
+                    + "  " + reason)
         }
     }
 }
@@ -185,13 +190,17 @@ struct Blocked: AsyncParsableCommand {
             output.print("no blocked IPs")
             return
         }
-        output.print(TextStyle.bold.apply(
-            "IP".column(24) + "  " + "UNTIL".column(21) + "  " + "ATTEMPTS".column(8) + "  REASON", color: output.color))
+        output.print(
+            TextStyle.bold.apply(
+                "IP".column(24) + "  " + "UNTIL".column(21) + "  " + "ATTEMPTS".column(8) + "  REASON",
+                color: output.color))
         for block in blocks { output.print(Self.describe(block, color: output.color)) }
     }
 
     static func describe(_ block: Classy_Monitoring_V1_BlockedIP, color: Bool) -> String {
-        let until = block.permanent || !block.hasBlockedUntil ? "permanent" : TimeFormat.readable(seconds: block.blockedUntil.seconds)
+        let until =
+            block.permanent || !block.hasBlockedUntil
+            ? "permanent" : TimeFormat.readable(seconds: block.blockedUntil.seconds)
         return TextStyle.red.apply(block.ipAddress.column(24), color: color) + "  " + until.column(21) + "  "
             + String(block.attempts).column(8) + "  " + block.reason
     }
@@ -283,7 +292,8 @@ struct Unblock: AsyncParsableCommand {
             }
         }
         if output.json {
-            output.print(JSONValue.object([JSONField("ip_address", .string(ip)), JSONField("unblocked", true)]).serialized)
+            output.print(
+                JSONValue.object([JSONField("ip_address", .string(ip)), JSONField("unblocked", true)]).serialized)
         } else {
             output.print("unblocked \(ip)")
         }

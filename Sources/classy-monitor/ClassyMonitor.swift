@@ -3,7 +3,7 @@ import ClassyMonitorKit
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `classy-monitor`: the security operator's terminal client of StreamSecurityEvents and MonitoringService.

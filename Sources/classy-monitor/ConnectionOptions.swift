@@ -13,10 +13,14 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Use TLS (server certificate checked against the system roots, or --ca-cert).")
     var tls = false
 
-    @Option(name: .customLong("ca-cert"), help: ArgumentHelp("PEM CA bundle that signs the server certificate (implies --tls).", valueName: "path"))
+    @Option(
+        name: .customLong("ca-cert"),
+        help: ArgumentHelp("PEM CA bundle that signs the server certificate (implies --tls).", valueName: "path"))
     var caCert: String?
 
-    @Option(name: .customLong("client-cert"), help: ArgumentHelp("PEM client certificate for mTLS (with --client-key).", valueName: "path"))
+    @Option(
+        name: .customLong("client-cert"),
+        help: ArgumentHelp("PEM client certificate for mTLS (with --client-key).", valueName: "path"))
     var clientCert: String?
 
     @Option(name: .customLong("client-key"), help: ArgumentHelp("PEM private key of --client-cert.", valueName: "path"))
@@ -25,20 +29,33 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Read the password from the first line of stdin.")
     var passwordStdin = false
 
-    @Option(name: .customLong("client-id"), help: "Service account client id; the secret comes from CLASSY_CLIENT_SECRET or --client-secret-file.")
+    @Option(
+        name: .customLong("client-id"),
+        help: "Service account client id; the secret comes from CLASSY_CLIENT_SECRET or --client-secret-file.")
     var clientID: String?
 
-    @Option(name: .customLong("client-secret-file"), help: ArgumentHelp("File holding the service account's client secret.", valueName: "path"))
+    @Option(
+        name: .customLong("client-secret-file"),
+        help: ArgumentHelp("File holding the service account's client secret.", valueName: "path"))
     var clientSecretFile: String?
 
-    @Option(help: ArgumentHelp("Seconds to wait for each unary call, and for the server when it cannot be reached.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to wait for each unary call, and for the server when it cannot be reached.", valueName: "seconds"))
     var timeout: Double = 15
 
     func validate() throws {
-        if clientSecretFile != nil && clientID == nil { throw ValidationError("--client-secret-file needs --client-id") }
-        if (clientCert == nil) != (clientKey == nil) { throw ValidationError("--client-cert and --client-key go together") }
+        if clientSecretFile != nil && clientID == nil {
+            throw ValidationError("--client-secret-file needs --client-id")
+        }
+        if (clientCert == nil) != (clientKey == nil) {
+            throw ValidationError("--client-cert and --client-key go together")
+        }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
-        for (flag, path) in [("--ca-cert", caCert), ("--client-cert", clientCert), ("--client-key", clientKey), ("--client-secret-file", clientSecretFile)] {
+        for (flag, path) in [
+            ("--ca-cert", caCert), ("--client-cert", clientCert), ("--client-key", clientKey),
+            ("--client-secret-file", clientSecretFile),
+        ] {
             if let path, !FileManager.default.isReadableFile(atPath: path) {
                 throw ValidationError("\(flag): cannot read '\(path)'")
             }
@@ -47,15 +64,19 @@ struct ConnectionOptions: ParsableArguments {
 
     func endpoint() throws -> ServerEndpoint {
         let useTLS = tls || caCert != nil || clientCert != nil
-        let options = useTLS
-            ? ServerEndpoint.TLSOptions(caCertificatePath: caCert, clientCertificatePath: clientCert, clientKeyPath: clientKey)
+        let options =
+            useTLS
+            ? ServerEndpoint.TLSOptions(
+                caCertificatePath: caCert, clientCertificatePath: clientCert, clientKeyPath: clientKey)
             : nil
         return try ServerEndpoint(parsing: server, tls: options)
     }
 
     /// Checks the sign-in e-mail against the other credential flags.
     func validate(email: String?) throws {
-        if email != nil && clientID != nil { throw ValidationError("use either --email/--user or --client-id, not both") }
+        if email != nil && clientID != nil {
+            throw ValidationError("use either --email/--user or --client-id, not both")
+        }
         if passwordStdin && email == nil { throw ValidationError("--password-stdin needs --email (or --user)") }
     }
 
@@ -65,11 +86,13 @@ struct ConnectionOptions: ParsableArguments {
         if let clientID {
             let secret: String
             if let clientSecretFile {
-                secret = try String(contentsOfFile: clientSecretFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                secret = try String(contentsOfFile: clientSecretFile, encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
             } else if let value = environment["CLASSY_CLIENT_SECRET"], !value.isEmpty {
                 secret = value
             } else {
-                throw MonitorFailure.usage("--client-id needs the secret in CLASSY_CLIENT_SECRET or --client-secret-file")
+                throw MonitorFailure.usage(
+                    "--client-id needs the secret in CLASSY_CLIENT_SECRET or --client-secret-file")
             }
             guard !secret.isEmpty else { throw MonitorFailure.usage("the client secret is empty") }
             return .clientCredentials(clientID: clientID, clientSecret: secret)
@@ -94,7 +117,8 @@ struct ConnectionOptions: ParsableArguments {
         if let token = environment["CLASSY_TOKEN"], !token.isEmpty {
             return .accessToken(token)
         }
-        throw MonitorFailure.usage("no credentials: use --email, --client-id (with CLASSY_CLIENT_SECRET) or set CLASSY_TOKEN")
+        throw MonitorFailure.usage(
+            "no credentials: use --email, --client-id (with CLASSY_CLIENT_SECRET) or set CLASSY_TOKEN")
     }
 
     var callTimeout: Duration { .milliseconds(Int64(timeout * 1000)) }
@@ -122,7 +146,9 @@ struct Session: Sendable {
     let endpoint: ServerEndpoint
     let callTimeout: Duration
 
-    var monitoring: Classy_Monitoring_V1_MonitoringService.Client<HTTP2ClientTransport.Posix> { .init(wrapping: client) }
+    var monitoring: Classy_Monitoring_V1_MonitoringService.Client<HTTP2ClientTransport.Posix> {
+        .init(wrapping: client)
+    }
 
     /// Runs `body` with a client connected to the server of `options`.
     static func with<Result: Sendable>(
@@ -144,7 +170,8 @@ struct Session: Sendable {
                 credentials: credentials,
                 authenticator: GRPCAuthenticator(client: client, timeout: options.callTimeout)
             )
-            return try await body(Session(client: client, tokens: tokens, endpoint: endpoint, callTimeout: options.callTimeout))
+            return try await body(
+                Session(client: client, tokens: tokens, endpoint: endpoint, callTimeout: options.callTimeout))
         }
     }
 

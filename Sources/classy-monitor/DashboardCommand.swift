@@ -6,7 +6,7 @@ import GRPCCore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The full-screen dashboard: the alternate screen redrawn in place from a `DashboardState`, sized by TIOCGWINSZ
@@ -98,7 +98,8 @@ struct DashboardCommand {
                             let frame = model.withLock { state in
                                 state.now = Date()
                                 state.expireBlocks()
-                                return DashboardRenderer.frame(state, columns: size.columns, rows: size.rows, color: color)
+                                return DashboardRenderer.frame(
+                                    state, columns: size.columns, rows: size.rows, color: color)
                             }
                             Terminal.write(frame, to: STDOUT_FILENO)
                             lastSecond = second
@@ -151,14 +152,21 @@ struct DashboardCommand {
     /// The first picture: metrics, recent attempts and blocks (errors leave those parts empty: a service account
     /// may only stream).
     static func loadSnapshot(_ session: Session, update: @Sendable ((inout DashboardState) -> Void) -> Void) async {
-        if let metrics = try? await session.call("GetSecurityMetrics", { metadata, options in
-            try await session.monitoring.getSecurityMetrics(.init(), metadata: metadata, options: options)
-        }) {
+        if let metrics = try? await session.call(
+            "GetSecurityMetrics",
+            { metadata, options in
+                try await session.monitoring.getSecurityMetrics(.init(), metadata: metadata, options: options)
+            })
+        {
             update { if $0.metrics == nil { $0.metrics = metrics.metrics } }
         }
-        if let attempts = try? await session.call("ListLoginAttempts", { metadata, options in
-            try await session.monitoring.listLoginAttempts(.with { $0.pageSize = 100 }, metadata: metadata, options: options)
-        }) {
+        if let attempts = try? await session.call(
+            "ListLoginAttempts",
+            { metadata, options in
+                try await session.monitoring.listLoginAttempts(
+                    .with { $0.pageSize = 100 }, metadata: metadata, options: options)
+            })
+        {
             update { state in
                 let live = Set(state.attempts.map(\.id))
                 state.attempts += attempts.attempts.filter { !live.contains($0.id) }
@@ -168,9 +176,13 @@ struct DashboardCommand {
     }
 
     static func loadBlocks(_ session: Session, update: @Sendable ((inout DashboardState) -> Void) -> Void) async {
-        if let blocks = try? await session.call("ListBlockedIPs", { metadata, options in
-            try await session.monitoring.listBlockedIPs(.with { $0.pageSize = 500 }, metadata: metadata, options: options)
-        }) {
+        if let blocks = try? await session.call(
+            "ListBlockedIPs",
+            { metadata, options in
+                try await session.monitoring.listBlockedIPs(
+                    .with { $0.pageSize = 500 }, metadata: metadata, options: options)
+            })
+        {
             update { $0.blockedIPs = blocks.blockedIps }
         }
     }

@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Delivers Unix signals as async events instead of their default action.
@@ -38,7 +38,9 @@ final class SignalWatcher: @unchecked Sendable {
 }
 
 /// Runs `body` until it returns or SIGINT/SIGTERM arrives (then `body` is cancelled); true if a signal stopped it.
-func runUntilInterrupted(_ watcher: SignalWatcher, _ body: @escaping @Sendable () async throws -> Void) async throws -> Bool {
+func runUntilInterrupted(
+    _ watcher: SignalWatcher, _ body: @escaping @Sendable () async throws -> Void
+) async throws -> Bool {
     try await withThrowingTaskGroup(of: Bool.self) { group in
         group.addTask {
             try await body()

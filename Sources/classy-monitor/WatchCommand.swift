@@ -5,7 +5,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `classy-monitor watch`: security events as lines or JSON, resuming across disconnects and restarts.
@@ -25,31 +25,45 @@ struct Watch: AsyncParsableCommand {
     @Flag(help: "One JSON object per line (schema in the README).")
     var json = false
 
-    @Option(help: ArgumentHelp(
-        "Only these event types, comma-separated: login_attempt, ip_blocked, ip_unblocked, account_locked, refresh_token_reused, audit_log, security_metrics.",
-        valueName: "types"))
+    @Option(
+        help: ArgumentHelp(
+            "Only these event types, comma-separated: login_attempt, ip_blocked, ip_unblocked, account_locked, refresh_token_reused, audit_log, security_metrics.",
+            valueName: "types"))
     var types: String?
 
-    @Option(help: ArgumentHelp("Start after this sequence (0: everything kept). Overrides the state file.", valueName: "seq"))
+    @Option(
+        help: ArgumentHelp(
+            "Start after this sequence (0: everything kept). Overrides the state file.", valueName: "seq"))
     var since: UInt64?
 
-    @Option(name: .customLong("state-file"), help: ArgumentHelp(
-        "Keep the last printed sequence in this file (written atomically after each line) and resume after it.",
-        valueName: "path"))
+    @Option(
+        name: .customLong("state-file"),
+        help: ArgumentHelp(
+            "Keep the last printed sequence in this file (written atomically after each line) and resume after it.",
+            valueName: "path"))
     var stateFile: String?
 
-    @Option(name: .customLong("metrics-interval"), help: ArgumentHelp(
-        "Also print a metrics snapshot this often (seconds, at least 1).", valueName: "seconds"))
+    @Option(
+        name: .customLong("metrics-interval"),
+        help: ArgumentHelp(
+            "Also print a metrics snapshot this often (seconds, at least 1).", valueName: "seconds"))
     var metricsInterval: Int?
 
-    @Option(name: .customLong("give-up-after"), help: ArgumentHelp(
-        "Exit with status 5 after this many seconds without a connection (default: keep trying).", valueName: "seconds"))
+    @Option(
+        name: .customLong("give-up-after"),
+        help: ArgumentHelp(
+            "Exit with status 5 after this many seconds without a connection (default: keep trying).",
+            valueName: "seconds"))
     var giveUpAfter: Double?
 
-    @Flag(help: "Full-screen live view (metrics, failures per minute, latest attempts, blocked IPs); q quits. Falls back to lines when stdout is not a terminal.")
+    @Flag(
+        help:
+            "Full-screen live view (metrics, failures per minute, latest attempts, blocked IPs); q quits. Falls back to lines when stdout is not a terminal."
+    )
     var dashboard = false
 
-    @Flag(name: .customLong("no-color"), help: "Never colour the output (also: NO_COLOR set, or stdout not a terminal).")
+    @Flag(
+        name: .customLong("no-color"), help: "Never colour the output (also: NO_COLOR set, or stdout not a terminal).")
     var noColor = false
 
     func validate() throws {
@@ -70,10 +84,14 @@ struct Watch: AsyncParsableCommand {
         let kinds = try types.map { try EventKind.parseList($0) } ?? []
         if dashboard {
             if Terminal.isTTY(STDOUT_FILENO) && Terminal.isTTY(STDIN_FILENO) {
-                try await DashboardCommand(connection: connection, email: signIn.email, kinds: kinds, signals: signals, noColor: noColor).run()
+                try await DashboardCommand(
+                    connection: connection, email: signIn.email, kinds: kinds, signals: signals, noColor: noColor
+                ).run()
                 return
             }
-            Terminal.write("classy-monitor: stdout is not a terminal: printing events instead of the dashboard\n", to: STDERR_FILENO)
+            Terminal.write(
+                "classy-monitor: stdout is not a terminal: printing events instead of the dashboard\n",
+                to: STDERR_FILENO)
         }
         let state = stateFile.map(StateFile.init(path:))
         let start = try since ?? state?.load()
@@ -165,12 +183,15 @@ enum StatusText {
     static func describe(_ status: FollowerStatus, endpoint: ServerEndpoint, after: UInt64?) -> String {
         switch status {
         case .connecting(let attempt):
-            return attempt == 0 ? "classy-monitor: connecting to \(endpoint)…" : "classy-monitor: connecting to \(endpoint) (attempt \(attempt + 1))…"
+            return attempt == 0
+                ? "classy-monitor: connecting to \(endpoint)…"
+                : "classy-monitor: connecting to \(endpoint) (attempt \(attempt + 1))…"
         case .connected:
             let position = after.map { "resuming after #\($0)" } ?? "live"
             return "classy-monitor: connected to \(endpoint) (\(position))"
         case .reconnecting(let attempt, let delay, let reason):
-            return "classy-monitor: disconnected (\(reason)); reconnecting in \(String(format: "%.1f", delay.seconds))s (attempt \(attempt))"
+            return
+                "classy-monitor: disconnected (\(reason)); reconnecting in \(String(format: "%.1f", delay.seconds))s (attempt \(attempt))"
         case .renewingToken:
             return "classy-monitor: access token expired; signing in again"
         }

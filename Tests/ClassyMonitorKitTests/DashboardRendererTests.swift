@@ -8,7 +8,8 @@ import Testing
 struct DashboardRendererTests {
     /// A busy state at a fixed time.
     static func state() -> DashboardState {
-        var state = DashboardState(server: "127.0.0.1:50051", connection: .connected, now: Date(timeIntervalSince1970: 1_795_650_661))
+        var state = DashboardState(
+            server: "127.0.0.1:50051", connection: .connected, now: Date(timeIntervalSince1970: 1_795_650_661))
         state.apply(
             .with {
                 $0.securityMetrics = .with {
@@ -26,7 +27,9 @@ struct DashboardRendererTests {
         )
         state.apply(Fixtures.successfulLogin(40))
         state.apply(Fixtures.failedLogin(41, email: "mallory@attack.test", ip: "198.51.100.23"))
-        state.apply(Fixtures.failedLogin(42, email: "a-very-long-email-address-that-will-not-fit@some.example.org", ip: "2001:db8::1"))
+        state.apply(
+            Fixtures.failedLogin(
+                42, email: "a-very-long-email-address-that-will-not-fit@some.example.org", ip: "2001:db8::1"))
         state.apply(
             .with {
                 $0.sequence = 43
@@ -99,8 +102,10 @@ struct DashboardRendererTests {
             #expect(lines.last?.contains("q quit") == true)
         }
         // More rows show more attempts.
-        let small = DashboardRenderer.lines(state, columns: 80, rows: 24, color: false).filter { $0.contains("FAIL") }.count
-        let tall = DashboardRenderer.lines(state, columns: 80, rows: 50, color: false).filter { $0.contains("FAIL") }.count
+        let small = DashboardRenderer.lines(state, columns: 80, rows: 24, color: false).filter { $0.contains("FAIL") }
+            .count
+        let tall = DashboardRenderer.lines(state, columns: 80, rows: 50, color: false).filter { $0.contains("FAIL") }
+            .count
         #expect(tall > small)
     }
 
@@ -110,7 +115,8 @@ struct DashboardRendererTests {
         #expect(tiny.count == 8)
         #expect(tiny[0].hasPrefix("Terminal too small (30x8)"))
 
-        let empty = DashboardRenderer.lines(DashboardState(server: "h:1", now: Date(timeIntervalSince1970: 0)), columns: 60, rows: 14, color: false)
+        let empty = DashboardRenderer.lines(
+            DashboardState(server: "h:1", now: Date(timeIntervalSince1970: 0)), columns: 60, rows: 14, color: false)
         #expect(empty.contains { $0.contains("waiting for the first snapshot") })
         #expect(empty.contains { $0.contains("(none yet)") })
         #expect(empty.contains { $0.contains("(none)") })
@@ -118,7 +124,9 @@ struct DashboardRendererTests {
 
         let colored = DashboardRenderer.lines(Self.state(), columns: 80, rows: 24, color: true)
         #expect(colored.joined().contains("\u{1B}["))
-        let stripped = colored.map { $0.replacingOccurrences(of: "\u{1B}\\[[0-9;]*m", with: "", options: .regularExpression) }
+        let stripped = colored.map {
+            $0.replacingOccurrences(of: "\u{1B}\\[[0-9;]*m", with: "", options: .regularExpression)
+        }
         #expect(stripped == DashboardRenderer.lines(Self.state(), columns: 80, rows: 24, color: false))
     }
 
@@ -126,7 +134,10 @@ struct DashboardRendererTests {
     func stateUpdates() {
         var state = Self.state()
         #expect(state.blockedIPs.map(\.ipAddress) == ["203.0.113.0/24", "198.51.100.23"])
-        state.apply(.with { $0.sequence = 45; $0.ipUnblocked = .with { $0.ipAddress = "203.0.113.0/24" } })
+        state.apply(
+            .with {
+                $0.sequence = 45; $0.ipUnblocked = .with { $0.ipAddress = "203.0.113.0/24" }
+            })
         #expect(state.blockedIPs.map(\.ipAddress) == ["198.51.100.23"])
         state.now = Date(timeIntervalSince1970: 1_795_651_502)
         state.expireBlocks()

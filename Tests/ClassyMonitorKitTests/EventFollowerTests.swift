@@ -39,7 +39,10 @@ final class ScriptedSource: SecurityEventSource {
         event: @escaping @Sendable (SecurityEvent) async throws -> Void
     ) async throws {
         let step: Step? = state.withLock { state in
-            state.calls.append(Call(afterSequence: request.hasAfterSequence ? request.afterSequence : nil, types: request.types, token: token))
+            state.calls.append(
+                Call(
+                    afterSequence: request.hasAfterSequence ? request.afterSequence : nil, types: request.types,
+                    token: token))
             return state.steps.isEmpty ? nil : state.steps.removeFirst()
         }
         guard let step else { throw CancellationError() }  // script done: stop the follower
@@ -140,7 +143,9 @@ struct EventFollowerTests {
             .init(accept: false, sequences: [], ending: .fail(RPCError(code: .unavailable, message: "refused"))),
             // The server replays from 7 on (an overlap must not be printed twice).
             .init(sequences: [7, 8, 9], ending: .end),
-            .init(sequences: [10], ending: .fail(Fixtures.rpcError(.resourceExhausted, "STREAM_OVERFLOW", retryAfter: .seconds(3)))),
+            .init(
+                sequences: [10],
+                ending: .fail(Fixtures.rpcError(.resourceExhausted, "STREAM_OVERFLOW", retryAfter: .seconds(3)))),
             .init(sequences: [11], ending: .end),
         ])
         let recorder = Recorder()
@@ -153,7 +158,11 @@ struct EventFollowerTests {
         #expect(source.calls.allSatisfy { $0.types == [.loginAttempt] && $0.token == "static" })
         // Backoff: attempt 0 after the first drop, growing while refused, reset by the next connection; RetryInfo
         // (3 s) wins over a shorter backoff.
-        #expect(recorder.sleeps.withLock { $0 } == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(100), .seconds(3), .milliseconds(100)])
+        #expect(
+            recorder.sleeps.withLock { $0 } == [
+                .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(100), .seconds(3),
+                .milliseconds(100),
+            ])
         let reconnects = recorder.statuses.withLock { $0 }.filter {
             if case .reconnecting = $0 { return true }
             return false
@@ -183,7 +192,8 @@ struct EventFollowerTests {
         let recorder = Recorder()
         let authenticator = FakeAuthenticator()
         let tokens = TokenProvider(
-            credentials: .password(email: "root@classy.test", password: "pw"), authenticator: authenticator, now: authenticator.clock
+            credentials: .password(email: "root@classy.test", password: "pw"), authenticator: authenticator,
+            now: authenticator.clock
         )
         try await recorder.follower(source, tokens: tokens).run(after: 0) { recorder.deliver($0) }
         #expect(recorder.sequences.withLock { $0 } == [1, 2, 3])
@@ -202,7 +212,8 @@ struct EventFollowerTests {
             .init(accept: false, sequences: [], ending: .fail(Fixtures.rpcError(.unauthenticated, "SESSION_REVOKED"))),
         ])
         let recorder = Recorder()
-        let tokens = TokenProvider(credentials: .clientCredentials(clientID: "svc", clientSecret: "s"), authenticator: FakeAuthenticator())
+        let tokens = TokenProvider(
+            credentials: .clientCredentials(clientID: "svc", clientSecret: "s"), authenticator: FakeAuthenticator())
         do {
             try await recorder.follower(source, tokens: tokens).run(after: nil) { recorder.deliver($0) }
             Issue.record("expected a failure")
@@ -232,7 +243,9 @@ struct EventFollowerTests {
 
     @Test("permission denied is fatal (exit 4); wrong password at sign-in is fatal (exit 3)")
     func fatalErrors() async throws {
-        let forbidden = ScriptedSource([.init(accept: false, sequences: [], ending: .fail(Fixtures.rpcError(.permissionDenied, "FORBIDDEN")))])
+        let forbidden = ScriptedSource([
+            .init(accept: false, sequences: [], ending: .fail(Fixtures.rpcError(.permissionDenied, "FORBIDDEN")))
+        ])
         let recorder = Recorder()
         let tokens = TokenProvider(credentials: .accessToken("user token"), authenticator: FakeAuthenticator())
         do {
@@ -290,7 +303,8 @@ struct TokenProviderTests {
         #expect(try await tokens.token(forceRenew: true) == "refresh-2")
 
         let failing = FakeAuthenticator(refreshFails: true)
-        let relogin = TokenProvider(credentials: .password(email: "a@b.c", password: "pw"), authenticator: failing, now: failing.clock)
+        let relogin = TokenProvider(
+            credentials: .password(email: "a@b.c", password: "pw"), authenticator: failing, now: failing.clock)
         #expect(try await relogin.token() == "login-0")
         #expect(try await relogin.token(forceRenew: true) == "login-1")
         #expect(failing.counts.withLock { $0 } == .init(logins: 2, refreshes: 0))
@@ -299,7 +313,8 @@ struct TokenProviderTests {
     @Test("client credentials ask IssueServiceToken again; concurrent callers share one renewal")
     func serviceTokens() async throws {
         let authenticator = FakeAuthenticator()
-        let tokens = TokenProvider(credentials: .clientCredentials(clientID: "svc", clientSecret: "s"), authenticator: authenticator)
+        let tokens = TokenProvider(
+            credentials: .clientCredentials(clientID: "svc", clientSecret: "s"), authenticator: authenticator)
         async let a = tokens.token()
         async let b = tokens.token()
         let (first, second) = try await (a, b)

@@ -10,7 +10,9 @@ enum Fixtures {
     /// 2026-11-25 23:50:01.250 UTC.
     static let time = Google_Protobuf_Timestamp(seconds: 1_795_650_601, nanos: 250_000_000)
 
-    static func failedLogin(_ sequence: UInt64, email: String = "ada@example.com", ip: String = "203.0.113.7") -> SecurityEvent {
+    static func failedLogin(
+        _ sequence: UInt64, email: String = "ada@example.com", ip: String = "203.0.113.7"
+    ) -> SecurityEvent {
         .with {
             $0.sequence = sequence
             $0.time = time

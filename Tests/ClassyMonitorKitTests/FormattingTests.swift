@@ -12,7 +12,9 @@ struct FormattingTests {
             EventJSON.event(Fixtures.failedLogin(12)).serialized
                 == #"{"sequence":12,"time":"2026-11-25T23:50:01.250Z","type":"login_attempt","data":{"id":"a-12","email":"ada@example.com","ip_address":"203.0.113.7","success":false,"failure_reason":"invalid_credentials","user_id":"","session_id":"","user_agent":"curl/8","device_name":"laptop","time":"2026-11-25T23:50:01.250Z"}}"#
         )
-        #expect(EventJSON.event(Fixtures.successfulLogin(13)).serialized.contains(#""success":true,"failure_reason":null,"user_id":"u-1""#))
+        #expect(
+            EventJSON.event(Fixtures.successfulLogin(13)).serialized.contains(
+                #""success":true,"failure_reason":null,"user_id":"u-1""#))
     }
 
     @Test("every event type has its JSON form")
@@ -60,7 +62,11 @@ struct FormattingTests {
                 $0.window = .init(seconds: 3600)
                 $0.loginAttempts = 9
                 $0.failedLogins = 4
-                $0.topFailingIps = [.with { $0.ipAddress = "203.0.113.7"; $0.count = 4 }]
+                $0.topFailingIps = [
+                    .with {
+                        $0.ipAddress = "203.0.113.7"; $0.count = 4
+                    }
+                ]
                 $0.failuresPerMinute = [0, 1, 3]
             }
         }
@@ -70,11 +76,19 @@ struct FormattingTests {
         )
         let reused = SecurityEvent.with {
             $0.sequence = 6
-            $0.refreshTokenReused = .with { $0.userID = "u"; $0.sessionID = "s"; $0.ipAddress = "::1" }
+            $0.refreshTokenReused = .with {
+                $0.userID = "u"; $0.sessionID = "s"; $0.ipAddress = "::1"
+            }
         }
-        #expect(EventJSON.event(reused).serialized.hasSuffix(#""type":"refresh_token_reused","data":{"user_id":"u","session_id":"s","ip_address":"::1"}}"#))
-        let unblocked = SecurityEvent.with { $0.sequence = 7; $0.ipUnblocked = .with { $0.ipAddress = "10.0.0.1" } }
-        #expect(EventJSON.event(unblocked).serialized.hasSuffix(#""type":"ip_unblocked","data":{"ip_address":"10.0.0.1","reason":"","unblocked_by":""}}"#))
+        #expect(
+            EventJSON.event(reused).serialized.hasSuffix(
+                #""type":"refresh_token_reused","data":{"user_id":"u","session_id":"s","ip_address":"::1"}}"#))
+        let unblocked = SecurityEvent.with {
+            $0.sequence = 7; $0.ipUnblocked = .with { $0.ipAddress = "10.0.0.1" }
+        }
+        #expect(
+            EventJSON.event(unblocked).serialized.hasSuffix(
+                #""type":"ip_unblocked","data":{"ip_address":"10.0.0.1","reason":"","unblocked_by":""}}"#))
     }
 
     @Test("JSON strings escape quotes, backslashes and control characters")
@@ -147,9 +161,12 @@ struct FormattingTests {
     func failures() {
         let expired = Fixtures.rpcError(.unauthenticated, "TOKEN_EXPIRED")
         #expect(MonitorFailure.disposition(of: expired) == .renewToken)
-        #expect(MonitorFailure.disposition(of: RPCError(code: .unavailable, message: "connection refused")) == .retry(after: nil))
         #expect(
-            MonitorFailure.disposition(of: Fixtures.rpcError(.resourceExhausted, "STREAM_OVERFLOW", retryAfter: .seconds(2)))
+            MonitorFailure.disposition(of: RPCError(code: .unavailable, message: "connection refused"))
+                == .retry(after: nil))
+        #expect(
+            MonitorFailure.disposition(
+                of: Fixtures.rpcError(.resourceExhausted, "STREAM_OVERFLOW", retryAfter: .seconds(2)))
                 == .retry(after: .seconds(2))
         )
         let forbidden = Fixtures.rpcError(.permissionDenied, "FORBIDDEN")
@@ -159,11 +176,19 @@ struct FormattingTests {
         }
         #expect(failure.exitCode == 4)
         #expect(failure.reason == "FORBIDDEN")
-        #expect(MonitorFailure(Fixtures.rpcError(.unauthenticated, "INVALID_CREDENTIALS"), operation: "Login").exitCode == 3)
-        #expect(MonitorFailure(Fixtures.rpcError(.resourceExhausted, "ACCOUNT_LOCKED"), operation: "Login").exitCode == 3)
+        #expect(
+            MonitorFailure(Fixtures.rpcError(.unauthenticated, "INVALID_CREDENTIALS"), operation: "Login").exitCode == 3
+        )
+        #expect(
+            MonitorFailure(Fixtures.rpcError(.resourceExhausted, "ACCOUNT_LOCKED"), operation: "Login").exitCode == 3)
         #expect(MonitorFailure(Fixtures.rpcError(.notFound, "NOT_FOUND"), operation: "UnblockIP").exitCode == 6)
-        #expect(MonitorFailure(Fixtures.rpcError(.invalidArgument, "INVALID_FIELD"), operation: "BlockIP").exitCode == 2)
-        #expect(MonitorFailure(RPCError(code: .unavailable, message: "refused"), operation: "GetSecurityMetrics").exitCode == 5)
-        #expect(MonitorFailure(RPCError(code: .deadlineExceeded, message: "timeout"), operation: "GetSecurityMetrics").exitCode == 5)
+        #expect(
+            MonitorFailure(Fixtures.rpcError(.invalidArgument, "INVALID_FIELD"), operation: "BlockIP").exitCode == 2)
+        #expect(
+            MonitorFailure(RPCError(code: .unavailable, message: "refused"), operation: "GetSecurityMetrics").exitCode
+                == 5)
+        #expect(
+            MonitorFailure(RPCError(code: .deadlineExceeded, message: "timeout"), operation: "GetSecurityMetrics")
+                .exitCode == 5)
     }
 }

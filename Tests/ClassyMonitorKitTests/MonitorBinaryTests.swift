@@ -5,14 +5,16 @@ import GRPCNIOTransportHTTP2
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real `classy-monitor` against the real `classy-server`.
 @Suite("classy-monitor executable", .serialized)
 struct MonitorBinaryTests {
     var monitor: URL {
-        get throws { try #require(Binaries.url("classy-monitor"), "classy-monitor must be built (swift build --build-tests)") }
+        get throws {
+            try #require(Binaries.url("classy-monitor"), "classy-monitor must be built (swift build --build-tests)")
+        }
     }
 
     func adminArguments(_ port: Int, signIn flag: String = "--email") -> [String] {
@@ -20,7 +22,9 @@ struct MonitorBinaryTests {
     }
 
     /// Runs a one-shot subcommand to completion.
-    func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) async throws -> (status: Int32?, stdout: String, stderr: String) {
+    func run(
+        _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]
+    ) async throws -> (status: Int32?, stdout: String, stderr: String) {
         let child = try Child(try monitor, arguments, environment: environment)
         if let stdin { child.write(stdin) }
         try child.input.fileHandleForWriting.close()
@@ -37,7 +41,8 @@ struct MonitorBinaryTests {
 
         var server = try await ServerProcess(database: database)
         let port = server.port
-        let first = try Child(try monitor, ["watch", "--json", "--since", "0", "--state-file", stateFile] + adminArguments(port))
+        let first = try Child(
+            try monitor, ["watch", "--json", "--since", "0", "--state-file", stateFile] + adminArguments(port))
         first.write(ServerProcess.adminPassword + "\n")
 
         let before = (1...3).map { "before-\($0)@attack.test" }
@@ -63,7 +68,8 @@ struct MonitorBinaryTests {
         try await failLogins(port: port, emails: whileDown)
         let second = try Child(try monitor, ["--json", "--state-file", stateFile] + adminArguments(port))
         second.write(ServerProcess.adminPassword + "\n")
-        #expect(try await second.waitForStdout { text in whileDown.allSatisfy { text.contains($0) } }, "\(second.stderr)")
+        #expect(
+            try await second.waitForStdout { text in whileDown.allSatisfy { text.contains($0) } }, "\(second.stderr)")
         second.send(SIGINT)
         #expect(try await second.waitForExit() == 0)
         _ = try await server.stop()
@@ -79,7 +85,8 @@ struct MonitorBinaryTests {
             #expect(attempts.filter { $0.email == email }.count == 1, "\(email) once")
         }
         // The schema of one of them.
-        let line = try #require(jsonLines(first.stdout).first { ($0["data"] as? [String: Any])?["email"] as? String == before[0] })
+        let line = try #require(
+            jsonLines(first.stdout).first { ($0["data"] as? [String: Any])?["email"] as? String == before[0] })
         let data = try #require(line["data"] as? [String: Any])
         #expect(line["type"] as? String == "login_attempt")
         #expect((line["time"] as? String)?.hasSuffix("Z") == true)
@@ -134,7 +141,8 @@ struct MonitorBinaryTests {
         let badTypes = try await run(["watch", "--types", "logins"], environment: ["CLASSY_TOKEN": "x"])
         #expect(badTypes.status == 2)
         #expect(badTypes.stderr.contains("unknown event type 'logins'"))
-        let badStateFile = try await run(["watch", "--state-file", "/nonexistent-dir/state"], environment: ["CLASSY_TOKEN": "x"])
+        let badStateFile = try await run(
+            ["watch", "--state-file", "/nonexistent-dir/state"], environment: ["CLASSY_TOKEN": "x"])
         #expect(badStateFile.status == 2)
         #expect(badStateFile.stderr.contains("--state-file: cannot write"))
         let noCredentials = try await run(["metrics", "--server", "127.0.0.1:\(port)"])
@@ -144,29 +152,36 @@ struct MonitorBinaryTests {
         let wrongPassword = try await run(["metrics"] + adminArguments(port), stdin: "not the password\n")
         #expect(wrongPassword.status == 3)
         #expect(wrongPassword.stderr.contains("INVALID_CREDENTIALS"))
-        let badToken = try await run(["metrics", "--server", "127.0.0.1:\(port)"], environment: ["CLASSY_TOKEN": "not-a-jwt"])
+        let badToken = try await run(
+            ["metrics", "--server", "127.0.0.1:\(port)"], environment: ["CLASSY_TOKEN": "not-a-jwt"])
         #expect(badToken.status == 3)
 
         let userToken = try await withClients(port: port) { auth, _ in
-            try await auth.register(.with {
-                $0.email = "plain-user@classy.test"
-                $0.password = "a long enough password"
-                $0.firstName = "Plain"
-                $0.lastName = "User"
-            }).tokens.accessToken
+            try await auth.register(
+                .with {
+                    $0.email = "plain-user@classy.test"
+                    $0.password = "a long enough password"
+                    $0.firstName = "Plain"
+                    $0.lastName = "User"
+                }
+            ).tokens.accessToken
         }
-        let forbidden = try await run(["blocked", "--server", "127.0.0.1:\(port)"], environment: ["CLASSY_TOKEN": userToken])
+        let forbidden = try await run(
+            ["blocked", "--server", "127.0.0.1:\(port)"], environment: ["CLASSY_TOKEN": userToken])
         #expect(forbidden.status == 4)
         #expect(forbidden.stderr.contains("FORBIDDEN"))
-        let streamForbidden = try await run(["watch", "--server", "127.0.0.1:\(port)"], environment: ["CLASSY_TOKEN": userToken])
+        let streamForbidden = try await run(
+            ["watch", "--server", "127.0.0.1:\(port)"], environment: ["CLASSY_TOKEN": userToken])
         #expect(streamForbidden.status == 4)
 
-        let notBlocked = try await run(["unblock", "198.51.100.77"] + adminArguments(port), stdin: ServerProcess.adminPassword + "\n")
+        let notBlocked = try await run(
+            ["unblock", "198.51.100.77"] + adminArguments(port), stdin: ServerProcess.adminPassword + "\n")
         #expect(notBlocked.status == 6)
         #expect(notBlocked.stderr.contains("NOT_FOUND"))
         _ = try await server.stop()
 
-        let unreachable = try await run(["metrics", "--server", "127.0.0.1:\(port)", "--timeout", "2"], environment: ["CLASSY_TOKEN": "x"])
+        let unreachable = try await run(
+            ["metrics", "--server", "127.0.0.1:\(port)", "--timeout", "2"], environment: ["CLASSY_TOKEN": "x"])
         #expect(unreachable.status == 5)
         #expect(unreachable.stderr.contains("cannot reach the server at 127.0.0.1:\(port)"))
         let watchGivesUp = try await run(
@@ -186,7 +201,8 @@ struct MonitorBinaryTests {
         let password = ServerProcess.adminPassword + "\n"
         try await failLogins(port: port, emails: ["mallory@attack.test", "mallory@attack.test", "eve@attack.test"])
 
-        let block = try await run(["block", "203.0.113.9", "--duration", "10m", "--reason", "scanner", "--json"] + admin, stdin: password)
+        let block = try await run(
+            ["block", "203.0.113.9", "--duration", "10m", "--reason", "scanner", "--json"] + admin, stdin: password)
         #expect(block.status == 0, "\(block.stderr)")
         let made = try #require(jsonLines(block.stdout).first)
         #expect(made["ip_address"] as? String == "203.0.113.9")
@@ -200,7 +216,9 @@ struct MonitorBinaryTests {
         let blockedText = try await run(["blocked"] + admin, stdin: password)
         #expect(blockedText.stdout.contains("203.0.113.9") && blockedText.stdout.contains("scanner"))
 
-        let attempts = try await run(["attempts", "--email", "mallory@attack.test", "--outcome", "failure", "--limit", "5", "--json"] + user, stdin: password)
+        let attempts = try await run(
+            ["attempts", "--email", "mallory@attack.test", "--outcome", "failure", "--limit", "5", "--json"] + user,
+            stdin: password)
         #expect(attempts.status == 0, "\(attempts.stderr)")
         let rows = jsonLines(attempts.stdout)
         #expect(rows.count == 2)
@@ -241,16 +259,22 @@ struct MonitorBinaryTests {
         let port = server.port
         let token = try await adminToken(port: port)
         let account = try await withClients(port: port) { auth, _ in
-            try await auth.createServiceAccount(.with { $0.name = "siem" }, metadata: ["authorization": "Bearer \(token)"])
+            try await auth.createServiceAccount(
+                .with { $0.name = "siem" }, metadata: ["authorization": "Bearer \(token)"])
         }
         try await failLogins(port: port, emails: ["svc-watch@attack.test"])
 
         let fromEnvironment = try Child(
             try monitor,
-            ["--json", "--since", "0", "--types", "login_attempt", "--server", "127.0.0.1:\(port)", "--client-id", account.serviceAccount.clientID],
+            [
+                "--json", "--since", "0", "--types", "login_attempt", "--server", "127.0.0.1:\(port)", "--client-id",
+                account.serviceAccount.clientID,
+            ],
             environment: ["CLASSY_CLIENT_SECRET": account.clientSecret]
         )
-        #expect(try await fromEnvironment.waitForStdout { $0.contains("svc-watch@attack.test") }, "\(fromEnvironment.stderr)")
+        #expect(
+            try await fromEnvironment.waitForStdout { $0.contains("svc-watch@attack.test") },
+            "\(fromEnvironment.stderr)")
         fromEnvironment.send(SIGTERM)
         #expect(try await fromEnvironment.waitForExit() == 0)
         // Only login attempts: the service account creation (an audit entry) is filtered out.
@@ -260,16 +284,26 @@ struct MonitorBinaryTests {
         try (account.clientSecret + "\n").write(toFile: secretFile, atomically: true, encoding: .utf8)
         let fromFile = try Child(
             try monitor,
-            ["--since", "0", "--no-color", "--server", "127.0.0.1:\(port)", "--client-id", account.serviceAccount.clientID, "--client-secret-file", secretFile]
+            [
+                "--since", "0", "--no-color", "--server", "127.0.0.1:\(port)", "--client-id",
+                account.serviceAccount.clientID, "--client-secret-file", secretFile,
+            ]
         )
-        #expect(try await fromFile.waitForStdout { $0.contains("LOGIN FAILED   svc-watch@attack.test from 127.0.0.1: invalid credentials") }, "\(fromFile.stderr)")
+        #expect(
+            try await fromFile.waitForStdout {
+                $0.contains("LOGIN FAILED   svc-watch@attack.test from 127.0.0.1: invalid credentials")
+            }, "\(fromFile.stderr)")
         fromFile.send(SIGINT)
         #expect(try await fromFile.waitForExit() == 0)
         #expect(!fromFile.stdout.contains("\u{1B}["))
 
-        let wrongSecret = try await run(["metrics", "--server", "127.0.0.1:\(port)", "--client-id", account.serviceAccount.clientID], environment: ["CLASSY_CLIENT_SECRET": "wrong"])
+        let wrongSecret = try await run(
+            ["metrics", "--server", "127.0.0.1:\(port)", "--client-id", account.serviceAccount.clientID],
+            environment: ["CLASSY_CLIENT_SECRET": "wrong"])
         #expect(wrongSecret.status == 3)
-        let notAllowed = try await run(["metrics", "--server", "127.0.0.1:\(port)", "--client-id", account.serviceAccount.clientID], environment: ["CLASSY_CLIENT_SECRET": account.clientSecret])
+        let notAllowed = try await run(
+            ["metrics", "--server", "127.0.0.1:\(port)", "--client-id", account.serviceAccount.clientID],
+            environment: ["CLASSY_CLIENT_SECRET": account.clientSecret])
         #expect(notAllowed.status == 4)
         _ = try await server.stop()
     }
@@ -290,7 +324,9 @@ struct MonitorBinaryTests {
             script, ["-qfec", command, "/dev/null"],
             environment: ["CLASSY_TOKEN": token, "COLUMNS": "100", "LINES": "30", "TERM": "xterm"]
         )
-        #expect(try await child.waitForStdout { $0.contains("Classy Book security monitor") && $0.contains("connected") }, "\(child.stdout)\(child.stderr)")
+        #expect(
+            try await child.waitForStdout { $0.contains("Classy Book security monitor") && $0.contains("connected") },
+            "\(child.stdout)\(child.stderr)")
         #expect(child.stdout.contains("\u{1B}[?1049h"))  // alternate screen
         #expect(try await child.waitForStdout { $0.contains("dash-before@attack.test") })
         try await failLogins(port: port, emails: ["dash-live@attack.test"])

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Built executables: beside the test bundle, or in .build/debug of the current directory.
@@ -18,7 +18,9 @@ enum Binaries {
             here, here.deletingLastPathComponent(),
             URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug"),
         ]
-        return candidates.map { $0.appendingPathComponent(name) }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        return candidates.map { $0.appendingPathComponent(name) }.first {
+            FileManager.default.isExecutableFile(atPath: $0.path)
+        }
     }
 }
 
@@ -33,7 +35,9 @@ final class Child: @unchecked Sendable {
         process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()].merging(environment) { _, new in new }
+        process.environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()].merging(environment) { _, new in
+            new
+        }
         input = Pipe()
         let stdout = Pipe()
         let stderr = Pipe()
@@ -110,7 +114,8 @@ final class ServerProcess: Sendable {
 
     /// Starts the server (port 0: any free port) and waits until it listens.
     init(database: String, port: Int = 0) async throws {
-        let binary = try #require(Binaries.url("classy-server"), "classy-server must be built (swift build --build-tests)")
+        let binary = try #require(
+            Binaries.url("classy-server"), "classy-server must be built (swift build --build-tests)")
         child = try Child(
             binary,
             ["serve", "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "sqlite:\(database)"],
@@ -140,7 +145,8 @@ final class ServerProcess: Sendable {
 /// Runs `body` with generated clients connected to 127.0.0.1:`port`.
 func withClients<Result: Sendable>(
     port: Int,
-    _ body: (Classy_Auth_V1_AuthService.Client<HTTP2ClientTransport.Posix>, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+    _ body: (Classy_Auth_V1_AuthService.Client<HTTP2ClientTransport.Posix>, GRPCClient<HTTP2ClientTransport.Posix>)
+        async throws -> Result
 ) async throws -> Result {
     try await withGRPCClient(
         transport: try .http2NIOPosix(target: .dns(host: "127.0.0.1", port: port), transportSecurity: .plaintext)
@@ -154,10 +160,11 @@ func failLogins(port: Int, emails: [String]) async throws {
     try await withClients(port: port) { auth, _ in
         for email in emails {
             do {
-                _ = try await auth.login(.with {
-                    $0.email = email
-                    $0.password = "definitely the wrong password"
-                })
+                _ = try await auth.login(
+                    .with {
+                        $0.email = email
+                        $0.password = "definitely the wrong password"
+                    })
                 Issue.record("login of \(email) should fail")
             } catch let error as RPCError {
                 #expect(error.code == .unauthenticated)
@@ -169,10 +176,12 @@ func failLogins(port: Int, emails: [String]) async throws {
 /// The admin's access token.
 func adminToken(port: Int) async throws -> String {
     try await withClients(port: port) { auth, _ in
-        try await auth.login(.with {
-            $0.email = ServerProcess.adminEmail
-            $0.password = ServerProcess.adminPassword
-        }).tokens.accessToken
+        try await auth.login(
+            .with {
+                $0.email = ServerProcess.adminEmail
+                $0.password = ServerProcess.adminPassword
+            }
+        ).tokens.accessToken
     }
 }
 
