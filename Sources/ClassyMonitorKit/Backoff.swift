@@ -3,10 +3,14 @@
 /// Attempt `n` (0-based) waits a random time in `[base/2, base]` where `base = min(maximum, initial * multiplier^n)`
 /// ("equal jitter"): never zero, so a crowd of monitors does not reconnect in lock-step after a server restart.
 public struct Backoff: Sendable, Hashable {
+    /// The ceiling of the first wait.
     public var initial: Duration
+    /// The largest ceiling.
     public var maximum: Duration
+    /// How much the ceiling grows per attempt.
     public var multiplier: Double
 
+    /// A backoff from `initial` growing by `multiplier` up to `maximum`.
     public init(initial: Duration = .milliseconds(250), maximum: Duration = .seconds(30), multiplier: Double = 2) {
         precondition(initial > .zero && maximum >= initial && multiplier >= 1, "invalid backoff")
         self.initial = initial

@@ -23,6 +23,7 @@ public struct DashboardState: Sendable {
     /// How many attempts are kept.
     public var attemptCapacity = 200
 
+    /// An empty state for `server`.
     public init(server: String, connection: FollowerStatus = .connecting(attempt: 0), now: Date = Date()) {
         self.server = server
         self.connection = connection

@@ -23,10 +23,12 @@ public protocol SecurityEventSource: Sendable {
 public struct GRPCSecurityEventSource: SecurityEventSource {
     let monitoring: Classy_Monitoring_V1_MonitoringService.Client<HTTP2ClientTransport.Posix>
 
+    /// A source calling the server `client` is connected to.
     public init(client: GRPCClient<HTTP2ClientTransport.Posix>) {
         monitoring = .init(wrapping: client)
     }
 
+    /// Opens StreamSecurityEvents with `token`, failing fast (no wait for ready) when the server is down.
     public func stream(
         _ request: Classy_Monitoring_V1_StreamSecurityEventsRequest,
         token: String,
@@ -64,6 +66,7 @@ public enum FollowerStatus: Sendable, Hashable {
 
 /// An error thrown by the code that consumes events (writing stdout, saving the state): never retried.
 public struct DeliveryError: Error, Sendable {
+    /// What the consumer threw.
     public var underlying: any Error
 }
 
@@ -75,20 +78,26 @@ public struct DeliveryError: Error, Sendable {
 /// A live-only start (no cursor) has no position until the first persisted event arrives; a disconnect before then
 /// resumes live-only.
 public struct EventFollower: Sendable {
+    /// Where streams come from.
     public var source: any SecurityEventSource
+    /// The access tokens sent.
     public var tokens: TokenProvider
+    /// The event types asked for (empty: all).
     public var types: [Classy_Monitoring_V1_SecurityEventType]
     /// Metrics snapshot interval asked of the server (nil: none).
     public var metricsInterval: Duration?
+    /// The waits between attempts.
     public var backoff: Backoff
     /// Stop with an `unreachable` failure after this long without a connection (nil: retry forever).
     public var giveUpAfter: Duration?
+    /// Told about each change of connection status.
     public var status: @Sendable (FollowerStatus) -> Void
     /// Waits between attempts (a seam for tests).
     public var sleep: @Sendable (Duration) async throws -> Void
     /// The random unit for the backoff jitter (a seam for tests).
     public var random: @Sendable () -> Double
 
+    /// A follower; the defaults are the production backoff, clock and randomness.
     public init(
         source: any SecurityEventSource,
         tokens: TokenProvider,

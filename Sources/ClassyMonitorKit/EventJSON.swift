@@ -143,6 +143,7 @@ public enum EventKind: String, Sendable, CaseIterable, Hashable {
     case heartbeat = "heartbeat"
     case unknown = "unknown"
 
+    /// The kind of `event`.
     public init(_ event: SecurityEvent) {
         switch event.event {
         case .loginAttempt: self = .loginAttempt
@@ -157,6 +158,7 @@ public enum EventKind: String, Sendable, CaseIterable, Hashable {
         }
     }
 
+    /// The schema name (`login_attempt`, …).
     public var name: String { rawValue }
 
     /// The API enum value used in `StreamSecurityEventsRequest.types`.

@@ -4,6 +4,7 @@ import ClassyAPI
 ///
 /// `2026-11-25 23:50:01Z #12 LOGIN FAILED  ada@example.com from 10.0.0.7: invalid credentials (device "laptop")`
 public enum EventLine {
+    /// The line as styled spans.
     public static func spans(_ event: SecurityEvent) -> [Span] {
         var spans: [Span] = [
             Span(event.hasTime ? TimeFormat.readable(seconds: event.time.seconds) : "-", .dim),

@@ -65,9 +65,12 @@ public indirect enum JSONValue: Sendable, Hashable {
 
 /// One key and value of a JSON object.
 public struct JSONField: Sendable, Hashable {
+    /// The key.
     public var key: String
+    /// The value.
     public var value: JSONValue
 
+    /// The field `key`: `value`.
     public init(_ key: String, _ value: JSONValue) {
         self.key = key
         self.value = value

@@ -4,10 +4,12 @@ import Synchronization
 public final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
 
+    /// A lock around `value`.
     public init(_ value: Value) {
         mutex = Mutex(value)
     }
 
+    /// Runs `body` with the value, holding the lock.
     public func withLock<Result: Sendable>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         try mutex.withLock { try body(&$0) }
     }

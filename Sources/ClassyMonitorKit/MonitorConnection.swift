@@ -6,17 +6,24 @@ import SwiftProtobuf
 
 /// Where the server is and how to secure the connection to it.
 public struct ServerEndpoint: Sendable, Hashable, CustomStringConvertible {
+    /// Host name or address.
     public var host: String
+    /// TCP port.
     public var port: Int
+    /// TLS settings; nil for plaintext.
     public var tls: TLSOptions?
 
     /// TLS settings: the CA bundle that signs the server certificate (system roots if nil), and an optional client
     /// certificate for mTLS.
     public struct TLSOptions: Sendable, Hashable {
+        /// PEM CA bundle; nil for the system roots.
         public var caCertificatePath: String?
+        /// PEM client certificate (mTLS).
         public var clientCertificatePath: String?
+        /// PEM key of the client certificate.
         public var clientKeyPath: String?
 
+        /// TLS settings.
         public init(
             caCertificatePath: String? = nil, clientCertificatePath: String? = nil, clientKeyPath: String? = nil
         ) {
@@ -26,6 +33,7 @@ public struct ServerEndpoint: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// An endpoint.
     public init(host: String, port: Int, tls: TLSOptions? = nil) {
         self.host = host
         self.port = port
@@ -95,6 +103,7 @@ public struct GRPCAuthenticator: Authenticating {
     let auth: Classy_Auth_V1_AuthService.Client<HTTP2ClientTransport.Posix>
     let options: CallOptions
 
+    /// An authenticator over `client`, each call bounded by `timeout`.
     public init(client: GRPCClient<HTTP2ClientTransport.Posix>, timeout: Duration = .seconds(15)) {
         auth = .init(wrapping: client)
         var options = CallOptions.defaults
@@ -109,6 +118,7 @@ public struct GRPCAuthenticator: Authenticating {
         $0.userAgent = "classy-monitor/\(MonitorVersion.current)"
     }
 
+    /// AuthService.Login.
     public func login(email: String, password: String) async throws -> IssuedToken {
         let response = try await auth.login(
             .with {
@@ -125,6 +135,7 @@ public struct GRPCAuthenticator: Authenticating {
         )
     }
 
+    /// AuthService.Refresh.
     public func refresh(refreshToken: String) async throws -> IssuedToken {
         let response = try await auth.refresh(
             .with {
@@ -140,6 +151,7 @@ public struct GRPCAuthenticator: Authenticating {
         )
     }
 
+    /// AuthService.IssueServiceToken.
     public func issueServiceToken(clientID: String, clientSecret: String) async throws -> IssuedToken {
         let response = try await auth.issueServiceToken(
             .with {
@@ -157,5 +169,6 @@ public struct GRPCAuthenticator: Authenticating {
 
 /// The version reported in `ClientInfo` and `--version`.
 public enum MonitorVersion {
+    /// This version.
     public static let current = "1.0.0"
 }

@@ -30,13 +30,16 @@ public struct MonitorFailure: Error, Sendable, Hashable, CustomStringConvertible
         }
     }
 
+    /// The category (and so the exit status).
     public var kind: Kind
+    /// One line for stderr.
     public var message: String
     /// The server's `ErrorInfo.reason`, when the failure came from an RPC error.
     public var reason: String?
     /// The server's `RetryInfo` delay, if any.
     public var retryAfter: Duration?
 
+    /// A failure of `kind`.
     public init(_ kind: Kind, _ message: String, reason: String? = nil, retryAfter: Duration? = nil) {
         self.kind = kind
         self.message = message
@@ -44,6 +47,7 @@ public struct MonitorFailure: Error, Sendable, Hashable, CustomStringConvertible
         self.retryAfter = retryAfter
     }
 
+    /// The process exit status.
     public var exitCode: Int32 { kind.exitCode }
     public var description: String { message }
 
@@ -53,12 +57,16 @@ public struct MonitorFailure: Error, Sendable, Hashable, CustomStringConvertible
 
 /// The Classy `ErrorInfo` of an RPC error, read from `grpc-status-details-bin`.
 public struct ServerErrorDetails: Sendable, Hashable {
+    /// The status code.
     public var code: RPCError.Code
+    /// The status message.
     public var message: String
     /// `ErrorInfo.reason` when the domain is `classy`.
     public var reason: String?
+    /// The `RetryInfo` delay, if any.
     public var retryAfter: Duration?
 
+    /// Reads the details of `error`.
     public init(_ error: RPCError) {
         code = error.code
         message = error.message

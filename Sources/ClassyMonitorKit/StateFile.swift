@@ -11,8 +11,10 @@ import Foundation
 /// Contents: one JSON object, `{"last_sequence": 42}`. Every save writes a temporary file beside it, flushes it to
 /// disk and renames it over the old one, so a crash leaves either the old or the new value, never a torn file.
 public struct StateFile: Sendable {
+    /// Where the file is.
     public let path: String
 
+    /// The state file at `path` (not read yet).
     public init(path: String) {
         self.path = path
     }

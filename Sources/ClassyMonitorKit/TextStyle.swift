@@ -26,9 +26,12 @@ public enum TextStyle: Sendable, Hashable {
 
 /// A run of text in one style; lines are arrays of spans so they can be cut to a width before colouring.
 public struct Span: Sendable, Hashable {
+    /// The text.
     public var text: String
+    /// Its style.
     public var style: TextStyle
 
+    /// A span of `text` in `style`.
     public init(_ text: String, _ style: TextStyle = .plain) {
         self.text = text
         self.style = style

@@ -18,12 +18,14 @@ public enum Credentials: Sendable, Hashable {
 
 /// An access token and what is known about it.
 public struct IssuedToken: Sendable, Hashable {
+    /// The bearer token.
     public var accessToken: String
     /// When the access token expires, if known.
     public var expireTime: Date?
     /// A refresh token (password logins only).
     public var refreshToken: String?
 
+    /// A token.
     public init(accessToken: String, expireTime: Date? = nil, refreshToken: String? = nil) {
         self.accessToken = accessToken
         self.expireTime = expireTime
@@ -43,6 +45,7 @@ public protocol Authenticating: Sendable {
 /// One renewal runs at a time; concurrent callers wait for it. With password credentials a renewal first tries
 /// Refresh and falls back to Login when the refresh token is no longer accepted.
 public actor TokenProvider {
+    /// How tokens are obtained.
     public nonisolated let credentials: Credentials
     private let authenticator: any Authenticating
     private let now: @Sendable () -> Date
@@ -53,6 +56,7 @@ public actor TokenProvider {
     /// How many tokens were obtained (logins, refreshes, service tokens).
     public private(set) var renewals = 0
 
+    /// A provider; `renewalMargin` before expiry a token is replaced, `now` is the clock.
     public init(
         credentials: Credentials,
         authenticator: any Authenticating,
