@@ -99,10 +99,11 @@ struct MonitorUsage: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A status line on stderr: rewritten in place on a terminal, one line per change otherwise.
+/// A status line on stderr: rewritten in place on a terminal of its own, one line per change otherwise.
 final class StatusLine: Sendable {
-    /// True when stderr is a terminal (the line is rewritten in place).
-    let inPlace = Terminal.isTTY(STDERR_FILENO)
+    /// True when the line is rewritten in place: stderr is a terminal that the events on stdout do not share (they
+    /// would land on the end of the status line).
+    let inPlace = Terminal.isTTY(STDERR_FILENO) && !Terminal.isTTY(STDOUT_FILENO)
     private let shown = Mutex<Bool>(false)
 
     func show(_ text: String) {
