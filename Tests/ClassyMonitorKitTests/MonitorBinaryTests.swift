@@ -337,6 +337,34 @@ struct MonitorBinaryTests {
         _ = try await server.stop()
     }
 
+    @Test("--metrics-interval prints metrics snapshots (sequence 0), which never move the state file")
+    func metricsSnapshots() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try await ServerProcess(database: directory.appendingPathComponent("classy.sqlite").path)
+        try await failLogins(port: server.port, emails: ["metrics@attack.test"])
+        let stateFile = directory.appendingPathComponent("monitor.state").path
+        let child = try Child(
+            try monitor,
+            ["--json", "--types", "security_metrics", "--metrics-interval", "1", "--state-file", stateFile]
+                + adminArguments(server.port)
+        )
+        child.write(ServerProcess.adminPassword + "\n")
+        #expect(try await child.waitForStdout { jsonLines($0).count >= 2 }, "\(child.stderr)")
+        child.send(SIGTERM)
+        #expect(try await child.waitForExit() == 0)
+        _ = try await server.stop()
+        let lines = jsonLines(child.stdout)
+        #expect(
+            lines.allSatisfy {
+                $0["type"] as? String == "security_metrics" && ($0["sequence"] as? NSNumber)?.intValue == 0
+            })
+        let data = try #require(lines.first?["data"] as? [String: Any])
+        #expect((data["failed_logins"] as? NSNumber)?.intValue == 1)
+        #expect((data["failures_per_minute"] as? [Any])?.isEmpty == false)
+        #expect(!FileManager.default.fileExists(atPath: stateFile))
+    }
+
     @Test("--dashboard without a terminal prints event lines instead")
     func dashboardWithoutTTY() async throws {
         let directory = try temporaryDirectory()
