@@ -4,6 +4,10 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import SwiftProtobuf
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where the server is and how to secure the connection to it.
 public struct ServerEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// Host name or address.
@@ -87,14 +91,36 @@ public struct ServerEndpoint: Sendable, Hashable, CustomStringConvertible {
         } else {
             security = .plaintext
         }
+        // An IP literal is not resolved by DNS; it also keeps the address out of the TLS SNI extension (which must
+        // be a name), and the certificate is then checked against the address itself.
+        let target: any ResolvableTarget
+        if Self.isIPv4(host) {
+            target = .ipv4(host: host, port: port)
+        } else if Self.isIPv6(host) {
+            target = .ipv6(host: host, port: port)
+        } else {
+            target = .dns(host: host, port: port)
+        }
         return try HTTP2ClientTransport.Posix(
-            target: .dns(host: host, port: port),
+            target: target,
             transportSecurity: security,
             config: .defaults {
                 $0.backoff = .init(initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
                 $0.connection.keepalive = .init(time: .seconds(20), timeout: .seconds(10), allowWithoutCalls: true)
             }
         )
+    }
+}
+
+extension ServerEndpoint {
+    static func isIPv4(_ text: String) -> Bool {
+        var address = in_addr()
+        return inet_pton(AF_INET, text, &address) == 1
+    }
+
+    static func isIPv6(_ text: String) -> Bool {
+        var address = in6_addr()
+        return inet_pton(AF_INET6, text, &address) == 1
     }
 }
 

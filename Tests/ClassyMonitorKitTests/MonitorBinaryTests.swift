@@ -365,6 +365,54 @@ struct MonitorBinaryTests {
         #expect(!FileManager.default.fileExists(atPath: stateFile))
     }
 
+    @Test("TLS with --ca-cert, and mTLS with --client-cert/--client-key")
+    func tls() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try makeCertificates(in: directory)
+        let file = { (name: String) in directory.appendingPathComponent(name).path }
+        let server = try await ServerProcess(
+            database: file("classy.sqlite"),
+            environment: [
+                "CLASSY_TLS_CERT": file("server.pem"), "CLASSY_TLS_KEY": file("server.key"),
+                "CLASSY_TLS_CLIENT_CA": file("ca.pem"),
+            ]
+        )
+        let password = ServerProcess.adminPassword + "\n"
+        let mTLS = [
+            "--ca-cert", file("ca.pem"), "--client-cert", file("client.pem"), "--client-key", file("client.key"),
+        ]
+
+        let metrics = try await run(["metrics", "--json"] + mTLS + adminArguments(server.port), stdin: password)
+        #expect(metrics.status == 0, "\(metrics.stderr)")
+        #expect(jsonLines(metrics.stdout).first?["window_seconds"] != nil)
+
+        let watcher = try Child(try monitor, ["--json", "--since", "0"] + mTLS + adminArguments(server.port))
+        watcher.write(password)
+        #expect(try await watcher.waitForStdout { $0.contains(ServerProcess.adminEmail) }, "\(watcher.stderr)")
+        watcher.send(SIGTERM)
+        #expect(try await watcher.waitForExit() == 0)
+
+        // No client certificate, or no TLS at all: the server cannot be spoken to.
+        let noClientCertificate = try await run(
+            ["metrics", "--ca-cert", file("ca.pem"), "--timeout", "3"] + adminArguments(server.port), stdin: password
+        )
+        #expect(noClientCertificate.status == 5)
+        let untrusted = try await run(
+            [
+                "metrics", "--ca-cert", file("client.pem"), "--client-cert", file("client.pem"), "--client-key",
+                file("client.key"), "--timeout", "3",
+            ] + adminArguments(server.port),
+            stdin: password
+        )
+        #expect(untrusted.status == 5)  // the server's certificate does not chain to that "CA"
+        let plaintext = try await run(["metrics", "--timeout", "3"] + adminArguments(server.port), stdin: password)
+        #expect(plaintext.status == 5)
+        let missingKey = try await run(["metrics", "--client-cert", file("client.pem")] + adminArguments(server.port))
+        #expect(missingKey.status == 2)
+        _ = try await server.stop()
+    }
+
     @Test("--dashboard without a terminal prints event lines instead")
     func dashboardWithoutTTY() async throws {
         let directory = try temporaryDirectory()

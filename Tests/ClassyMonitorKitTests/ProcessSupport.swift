@@ -113,7 +113,7 @@ final class ServerProcess: Sendable {
     let port: Int
 
     /// Starts the server (port 0: any free port) and waits until it listens.
-    init(database: String, port: Int = 0) async throws {
+    init(database: String, port: Int = 0, environment: [String: String] = [:]) async throws {
         let binary = try #require(
             Binaries.url("classy-server"), "classy-server must be built (swift build --build-tests)")
         child = try Child(
@@ -122,7 +122,7 @@ final class ServerProcess: Sendable {
             environment: [
                 "CLASSY_ADMIN_EMAIL": Self.adminEmail, "CLASSY_ADMIN_PASSWORD": Self.adminPassword,
                 "CLASSY_RATE_LIMIT": "off", "CLASSY_LOG_LEVEL": "error",
-            ]
+            ].merging(environment) { _, new in new }
         )
         let listening = try await child.waitForStdout(limit: .seconds(60)) { $0.contains("listening on 127.0.0.1:") }
         try #require(listening, "classy-server did not start: \(child.stderr)")
@@ -212,4 +212,27 @@ func loginAttempts(_ text: String) -> [(sequence: UInt64, email: String)] {
 /// The sequence of every persisted event line.
 func sequences(_ text: String) -> [UInt64] {
     jsonLines(text).compactMap { ($0["sequence"] as? NSNumber)?.uint64Value }.filter { $0 > 0 }
+}
+
+/// A CA, and server and client certificates for localhost/127.0.0.1 signed by it, made by openssl in `directory`.
+func makeCertificates(in directory: URL) throws {
+    let script = """
+        set -e
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \\
+          -subj /CN=classy-monitor-test-ca -keyout ca.key -out ca.pem 2>/dev/null
+        for who in server client; do
+          openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=$who \\
+            -keyout $who.key -out $who.csr 2>/dev/null
+          printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > $who.ext
+          openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \\
+            -extfile $who.ext -out $who.pem 2>/dev/null
+        done
+        """
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", script]
+    process.currentDirectoryURL = directory
+    try process.run()
+    process.waitUntilExit()
+    try #require(process.terminationStatus == 0, "openssl failed")
 }
