@@ -50,8 +50,17 @@ enum Main {
         } catch let error as ExitCode {
             exit(error.rawValue)
         } catch {
-            let failure = MonitorFailure(error, operation: "classy-monitor")
-            fail(failure.message, failure.exitCode)
+            // ArgumentParser's own outcomes (help, version, usage) surface here too.
+            switch ClassyMonitor.exitCode(for: error) {
+            case .success:
+                ClassyMonitor.exit(withError: error)
+            case .validationFailure:
+                Terminal.write(ClassyMonitor.fullMessage(for: error) + "\n", to: STDERR_FILENO)
+                exit(MonitorFailure.Kind.usage.exitCode)
+            default:
+                let failure = MonitorFailure(error, operation: "classy-monitor")
+                fail(failure.message, failure.exitCode)
+            }
         }
     }
 

@@ -136,6 +136,14 @@ struct MonitorBinaryTests {
         let server = try await ServerProcess(database: directory.appendingPathComponent("classy.sqlite").path)
         let port = server.port
 
+        let help = try await run(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: classy-monitor") && help.stdout.contains("Exit status"))
+        let attemptsHelp = try await run(["attempts", "--help"])
+        #expect(attemptsHelp.status == 0)
+        #expect(attemptsHelp.stdout.contains("--user") && attemptsHelp.stdout.contains("--outcome"))
+        let version = try await run(["--version"])
+        #expect(version.status == 0 && version.stdout.hasPrefix("1."))
         let badFlag = try await run(["metrics", "--bogus"])
         #expect(badFlag.status == 2)
         let badTypes = try await run(["watch", "--types", "logins"], environment: ["CLASSY_TOKEN": "x"])
