@@ -112,7 +112,20 @@ extension MonitorFailure {
         case .resourceExhausted where details.reason == "ACCOUNT_LOCKED": kind = .authentication
         default: kind = .unexpected
         }
-        self.init(kind, "\(operation): \(said)", reason: details.reason, retryAfter: details.retryAfter)
+        var message = "\(operation): \(said)"
+        if kind == .unreachable, let cause = rpc.cause {
+            // The transport's cause names what went wrong underneath (refused, TLS handshake, …).
+            message += " [\(Self.innermost(cause))]"
+        }
+        self.init(kind, message, reason: details.reason, retryAfter: details.retryAfter)
+    }
+
+    /// The deepest cause of a chain of RPC errors.
+    static func innermost(_ error: any Error) -> String {
+        var error = error
+        while let rpc = error as? RPCError, let cause = rpc.cause { error = cause }
+        if let rpc = error as? RPCError { return rpc.message }
+        return String(describing: error)
     }
 
     /// What the stream loop does about `error`.
