@@ -5,7 +5,7 @@ import GRPCNIOTransportHTTP2
 import SwiftProtobuf
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where the server is and how to secure the connection to it.
