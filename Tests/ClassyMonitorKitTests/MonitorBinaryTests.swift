@@ -327,15 +327,18 @@ struct MonitorBinaryTests {
         try await failLogins(port: port, emails: ["dash-before@attack.test"])
         let token = try await adminToken(port: port)
 
-        let command = "\(try monitor.path) --dashboard --server 127.0.0.1:\(port)"
+        // The terminal is 100x30 (TIOCGWINSZ); COLUMNS/LINES say otherwise and must lose.
+        let command = "stty cols 100 rows 30; exec \(try monitor.path) --dashboard --server 127.0.0.1:\(port)"
         let child = try Child(
             script, ["-qfec", command, "/dev/null"],
-            environment: ["CLASSY_TOKEN": token, "COLUMNS": "100", "LINES": "30", "TERM": "xterm"]
+            environment: ["CLASSY_TOKEN": token, "COLUMNS": "70", "LINES": "20", "TERM": "xterm"]
         )
         #expect(
             try await child.waitForStdout { $0.contains("Classy Book security monitor") && $0.contains("connected") },
             "\(child.stdout)\(child.stderr)")
         #expect(child.stdout.contains("\u{1B}[?1049h"))  // alternate screen
+        #expect(child.stdout.contains(String(repeating: "─", count: 100)))  // the full width, not 70
+        #expect(!child.stdout.contains(String(repeating: "─", count: 101)))
         #expect(try await child.waitForStdout { $0.contains("dash-before@attack.test") })
         try await failLogins(port: port, emails: ["dash-live@attack.test"])
         #expect(try await child.waitForStdout { $0.contains("dash-live@attack.test") })
