@@ -12,6 +12,7 @@ let products: [Product] = [
     .executable(name: "classy-bench", targets: ["classy-bench"]),
     .library(name: "ClassySDK", targets: ["ClassySDK"]),
     .executable(name: "classy", targets: ["classy"]),
+    .executable(name: "classy-monitor", targets: ["classy-monitor"]),
 ]
 
 let dependencies: [Package.Dependency] = [
@@ -131,6 +132,21 @@ let targets: [Target] = [
         path: "Benchmarks/Sources/classy-bench",
         swiftSettings: swiftSettings
     ),
+    // The monitoring client's logic: connection and credentials, the resume loop, the state file, the JSON schema,
+    // the line format and the dashboard renderer (client side only: ClassyAPI and the transport).
+    .target(
+        name: "ClassyMonitorKit",
+        dependencies: ["ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf],
+        swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+        name: "classy-monitor",
+        dependencies: [
+            "ClassyMonitorKit", "ClassyAPI", grpcCore, grpcTransport,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        swiftSettings: swiftSettings
+    ),
     // Test kit: a real server on a free loopback port, a temp database, a fake clock.
     .target(
         name: "ClassyTesting",
@@ -206,6 +222,13 @@ let targets: [Target] = [
         dependencies: [
             "ClassyMonitoring", "ClassyTesting", "ClassyAPI", "ClassyCore", "ClassyStore", "ClassyAuth", "ClassyServer",
             "ClassyStoreSQLite", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf,
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "ClassyMonitorKitTests",
+        dependencies: [
+            "ClassyMonitorKit", "ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf,
         ],
         swiftSettings: swiftSettings
     ),

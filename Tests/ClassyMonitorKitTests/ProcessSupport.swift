@@ -1,0 +1,238 @@
+import ClassyAPI
+import ClassyMonitorKit
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Built executables: beside the test bundle, or in .build/debug of the current directory.
+enum Binaries {
+    static func url(_ name: String) -> URL? {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [
+            here, here.deletingLastPathComponent(),
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug"),
+        ]
+        return candidates.map { $0.appendingPathComponent(name) }.first {
+            FileManager.default.isExecutableFile(atPath: $0.path)
+        }
+    }
+}
+
+/// A child process whose stdout and stderr are collected as they come; killed when released.
+final class Child: @unchecked Sendable {
+    let process: Process
+    let input: Pipe
+    private let out = Locked(Data())
+    private let err = Locked(Data())
+
+    init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()].merging(environment) { _, new in
+            new
+        }
+        input = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardInput = input
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let out = self.out
+        let err = self.err
+        stdout.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { out.withLock { $0.append(data) } }
+        }
+        stderr.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { err.withLock { $0.append(data) } }
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    var stdout: String { out.withLock { String(decoding: $0, as: UTF8.self) } }
+    var stderr: String { err.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    func write(_ text: String) {
+        input.fileHandleForWriting.write(Data(text.utf8))
+    }
+
+    func send(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits (at most `limit`) until `condition` holds for the collected stdout; false if it never did.
+    func waitForStdout(limit: Duration = .seconds(60), _ condition: (String) -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if condition(stdout) { return true }
+            if !process.isRunning {
+                try await Task.sleep(for: .milliseconds(100))  // let the last output arrive
+                return condition(stdout)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return condition(stdout)
+    }
+
+    /// Waits (at most `limit`) for the process to end; its status, or nil if it was still running (then killed).
+    func waitForExit(limit: Duration = .seconds(60)) async throws -> Int32? {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        process.waitUntilExit()
+        try await Task.sleep(for: .milliseconds(100))  // let the pipes drain
+        return process.terminationStatus
+    }
+}
+
+/// The real `classy-server` on a database file, with the test admin and rate limits off.
+final class ServerProcess: Sendable {
+    static let adminEmail = "root@classy.test"
+    static let adminPassword = "primary-admin-password"
+
+    let child: Child
+    let port: Int
+
+    /// Starts the server (port 0: any free port) and waits until it listens.
+    init(database: String, port: Int = 0, environment: [String: String] = [:]) async throws {
+        let binary = try #require(
+            Binaries.url("classy-server"), "classy-server must be built (swift build --build-tests)")
+        child = try Child(
+            binary,
+            ["serve", "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "sqlite:\(database)"],
+            environment: [
+                "CLASSY_ADMIN_EMAIL": Self.adminEmail, "CLASSY_ADMIN_PASSWORD": Self.adminPassword,
+                "CLASSY_RATE_LIMIT": "off", "CLASSY_LOG_LEVEL": "error",
+            ].merging(environment) { _, new in new }
+        )
+        let listening = try await child.waitForStdout(limit: .seconds(60)) { $0.contains("listening on 127.0.0.1:") }
+        try #require(listening, "classy-server did not start: \(child.stderr)")
+        let line = try #require(child.stdout.split(separator: "\n").first { $0.contains("listening on 127.0.0.1:") })
+        self.port = try #require(Int(line.split(separator: ":").last ?? ""))
+    }
+
+    /// Kills the server without a chance to clean up (a crash).
+    func crash() async throws {
+        child.send(SIGKILL)
+        _ = try await child.waitForExit(limit: .seconds(20))
+    }
+
+    func stop() async throws -> Int32? {
+        child.send(SIGTERM)
+        return try await child.waitForExit(limit: .seconds(30))
+    }
+}
+
+/// Runs `body` with generated clients connected to 127.0.0.1:`port`.
+func withClients<Result: Sendable>(
+    port: Int,
+    _ body: (Classy_Auth_V1_AuthService.Client<HTTP2ClientTransport.Posix>, GRPCClient<HTTP2ClientTransport.Posix>)
+        async throws -> Result
+) async throws -> Result {
+    try await withGRPCClient(
+        transport: try .http2NIOPosix(target: .dns(host: "127.0.0.1", port: port), transportSecurity: .plaintext)
+    ) { client in
+        try await body(Classy_Auth_V1_AuthService.Client(wrapping: client), client)
+    }
+}
+
+/// Makes failed logins, one per e-mail (so no e-mail gets locked).
+func failLogins(port: Int, emails: [String]) async throws {
+    try await withClients(port: port) { auth, _ in
+        for email in emails {
+            do {
+                _ = try await auth.login(
+                    .with {
+                        $0.email = email
+                        $0.password = "definitely the wrong password"
+                    })
+                Issue.record("login of \(email) should fail")
+            } catch let error as RPCError {
+                #expect(error.code == .unauthenticated)
+            }
+        }
+    }
+}
+
+/// The admin's access token.
+func adminToken(port: Int) async throws -> String {
+    try await withClients(port: port) { auth, _ in
+        try await auth.login(
+            .with {
+                $0.email = ServerProcess.adminEmail
+                $0.password = ServerProcess.adminPassword
+            }
+        ).tokens.accessToken
+    }
+}
+
+/// A fresh temporary directory.
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("classy-monitor-e2e-\(UUID())")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// The JSON objects of JSON Lines output.
+func jsonLines(_ text: String) -> [[String: Any]] {
+    text.split(separator: "\n").compactMap {
+        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+}
+
+/// Sequence and e-mail of each login attempt line.
+func loginAttempts(_ text: String) -> [(sequence: UInt64, email: String)] {
+    jsonLines(text).compactMap { object in
+        guard object["type"] as? String == "login_attempt", let data = object["data"] as? [String: Any],
+            let sequence = (object["sequence"] as? NSNumber)?.uint64Value, let email = data["email"] as? String
+        else { return nil }
+        return (sequence, email)
+    }
+}
+
+/// The sequence of every persisted event line.
+func sequences(_ text: String) -> [UInt64] {
+    jsonLines(text).compactMap { ($0["sequence"] as? NSNumber)?.uint64Value }.filter { $0 > 0 }
+}
+
+/// A CA, and server and client certificates for localhost/127.0.0.1 signed by it, made by openssl in `directory`.
+func makeCertificates(in directory: URL) throws {
+    let script = """
+        set -e
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \\
+          -subj /CN=classy-monitor-test-ca -keyout ca.key -out ca.pem 2>/dev/null
+        for who in server client; do
+          openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=$who \\
+            -keyout $who.key -out $who.csr 2>/dev/null
+          printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > $who.ext
+          openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \\
+            -extfile $who.ext -out $who.pem 2>/dev/null
+        done
+        """
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", script]
+    process.currentDirectoryURL = directory
+    try process.run()
+    process.waitUntilExit()
+    try #require(process.terminationStatus == 0, "openssl failed")
+}
