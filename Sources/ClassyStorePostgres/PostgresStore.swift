@@ -53,9 +53,13 @@ public final class PostgresStore: ClassyStoreProtocol, Service {
     public init(configuration: PostgresStoreConfiguration, logger: Logger = Logger(label: "classy.store.postgres")) {
         self.configuration = configuration
         self.logger = logger
+        // The pool logs every failed connection attempt (several a second during an outage) at info: keep its
+        // errors only, unless debugging; the store logs one warning per operation that could not be served.
+        var poolLogger = logger
+        if poolLogger.logLevel > .debug { poolLogger.logLevel = .error }
         self.client = PostgresClient(
             configuration: Self.clientConfiguration(configuration),
-            backgroundLogger: logger
+            backgroundLogger: poolLogger
         )
     }
 
