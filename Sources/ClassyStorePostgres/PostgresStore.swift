@@ -255,8 +255,7 @@ public final class PostgresStore: ClassyStoreProtocol, Service {
         let logger = self.logger
         do {
             return try await withDeadline(timeout, operation)
-        } catch let error as DeadlineExceeded {
-            _ = error
+        } catch is DeadlineExceeded {
             logger.warning("PostgreSQL did not answer in time", metadata: ["timeout": "\(timeout)"])
             throw StoreError.unavailable(
                 "PostgreSQL at \(configuration.host):\(configuration.port) did not answer within \(timeout) "
@@ -264,16 +263,6 @@ public final class PostgresStore: ClassyStoreProtocol, Service {
             )
         } catch {
             throw PostgresErrorMapping.map(error, logger: logger)
-        }
-    }
-
-    /// Runs raw SQL statements in one transaction (tests and tools).
-    public func execute(_ statements: [String]) async throws {
-        _ = try await write { connection in
-            for statement in statements {
-                try await connection.exec(PostgresQuery(unsafeSQL: statement))
-            }
-            return ((), StoreEffects.none)
         }
     }
 }
