@@ -19,7 +19,9 @@ enum EffectsWriter {
 
     /// Inserts audit entries, events and notifications; sequences and cursors come from `store_counters`, whose
     /// row locks (held to commit) make them visible in order.
-    static func insert(_ effects: StoreEffects, on connection: PostgresConnection, logger: Logger) async throws
+    static func insert(
+        _ effects: StoreEffects, on connection: PostgresConnection, logger: Logger
+    ) async throws
         -> Written
     {
         guard !effects.isEmpty else { return Written(committed: CommittedEffects(events: [], notifications: [])) }
@@ -79,7 +81,9 @@ enum EffectsWriter {
 
     /// Takes `count` consecutive values of a counter; returns the first. The counter's row stays locked until the
     /// transaction ends, so the next taker waits and values commit in order.
-    static func reserve(_ name: String, count: Int, on connection: PostgresConnection, logger: Logger) async throws
+    static func reserve(
+        _ name: String, count: Int, on connection: PostgresConnection, logger: Logger
+    ) async throws
         -> Int64
     {
         let count = Int64(count)

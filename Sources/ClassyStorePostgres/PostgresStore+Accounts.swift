@@ -64,7 +64,9 @@ extension PostgresStore {
     // MARK: - Service accounts
 
     /// Creates a service account.
-    public func createServiceAccount(_ account: ServiceAccountRecord, effects: StoreEffects) async throws
+    public func createServiceAccount(
+        _ account: ServiceAccountRecord, effects: StoreEffects
+    ) async throws
         -> ServiceAccountRecord
     {
         try await write(effects: effects) { connection in
@@ -114,7 +116,9 @@ extension PostgresStore {
     }
 
     /// Soft-deletes an account; writes effects only when it was live.
-    public func deleteServiceAccount(id: String, now: Date, effects: StoreEffects) async throws
+    public func deleteServiceAccount(
+        id: String, now: Date, effects: StoreEffects
+    ) async throws
         -> ServiceAccountRecord?
     {
         try await write { connection -> (ServiceAccountRecord?, StoreEffects) in
@@ -184,7 +188,9 @@ extension PostgresStore {
     // MARK: - Metrics
 
     /// Computes security metrics with aggregate queries on one connection.
-    public func securityMetrics(since: Date, now: Date, topFailingIPLimit: Int) async throws
+    public func securityMetrics(
+        since: Date, now: Date, topFailingIPLimit: Int
+    ) async throws
         -> SecurityMetricsSnapshot
     {
         let start = since.storageValue
@@ -225,15 +231,17 @@ extension PostgresStore {
             ).decode((Int64, Int64).self) {
                 if perMinute.indices.contains(Int(bucket)) { perMinute[Int(bucket)] = Int(failures) }
             }
-            let activeBlocks = try await connection.rows(
-                """
-                SELECT COUNT(*) FROM blocked_ips
-                WHERE unblocked_time IS NULL AND (permanent OR blocked_until > \(end))
-                """
-            ).scalar(Int64.self) ?? 0
-            let lockedAccounts = try await connection.rows(
-                "SELECT COUNT(*) FROM account_locks WHERE locked_until > \(end)"
-            ).scalar(Int64.self) ?? 0
+            let activeBlocks =
+                try await connection.rows(
+                    """
+                    SELECT COUNT(*) FROM blocked_ips
+                    WHERE unblocked_time IS NULL AND (permanent OR blocked_until > \(end))
+                    """
+                ).scalar(Int64.self) ?? 0
+            let lockedAccounts =
+                try await connection.rows(
+                    "SELECT COUNT(*) FROM account_locks WHERE locked_until > \(end)"
+                ).scalar(Int64.self) ?? 0
             let activeSessions = try await Self.countActiveSessions(userID: nil, now: now, on: connection)
             return SecurityMetricsSnapshot(
                 loginAttempts: attempts,

@@ -4,7 +4,9 @@ import PostgresNIO
 
 extension PostgresStore {
     /// Returns events after `sequence`, ascending; `nil` or empty `types` means every type.
-    public func events(after sequence: UInt64, types: Set<SecurityEventKind>?, limit: Int) async throws
+    public func events(
+        after sequence: UInt64, types: Set<SecurityEventKind>?, limit: Int
+    ) async throws
         -> [EventRecord]
     {
         let after = Int64(clamping: sequence)
@@ -68,7 +70,9 @@ extension PostgresStore {
     }
 
     /// Lists the user's notifications newest first, with the unread count.
-    public func listNotifications(userID: String, unreadOnly: Bool, before: Int64?, limit: Int) async throws
+    public func listNotifications(
+        userID: String, unreadOnly: Bool, before: Int64?, limit: Int
+    ) async throws
         -> NotificationPage
     {
         var builder = QueryBuilder()
@@ -76,7 +80,8 @@ extension PostgresStore {
         if unreadOnly { builder.filter("NOT read") }
         if let before { builder.filter("cursor < \(builder.bind(before))") }
         let limit = builder.bind(Int64(max(0, limit)))
-        let sql = builder.query("SELECT * FROM notifications \(builder.whereClause) ORDER BY cursor DESC LIMIT \(limit)")
+        let sql = builder.query(
+            "SELECT * FROM notifications \(builder.whereClause) ORDER BY cursor DESC LIMIT \(limit)")
         return try await read { connection in
             let notifications = try await connection.rows(sql).all(NotificationRecord.init)
             let unread = try await Self.unreadCount(userID: userID, on: connection)

@@ -38,7 +38,9 @@ extension PostgresStore {
     }
 
     /// Returns the failure counts within `window` without counting a failure.
-    public func loginFailureCounts(email: String?, ipKey: String?, window: TimeInterval, now: Date) async throws
+    public func loginFailureCounts(
+        email: String?, ipKey: String?, window: TimeInterval, now: Date
+    ) async throws
         -> LoginFailureCounts
     {
         let emailKey = email.map { Self.failureKey(email: $0) }
@@ -179,7 +181,9 @@ extension PostgresStore {
     }
 
     /// Lifts the active block of an address; writes effects only when one was active.
-    public func unblockIP(ipAddress: String, reason: String, now: Date, effects: StoreEffects) async throws
+    public func unblockIP(
+        ipAddress: String, reason: String, now: Date, effects: StoreEffects
+    ) async throws
         -> BlockedIPRecord?
     {
         try await write { connection -> (BlockedIPRecord?, StoreEffects) in
@@ -285,7 +289,9 @@ extension PostgresStore {
 
     /// Under the key's advisory lock: prunes failures outside the window, adds one at `now`, and returns the count
     /// in the window (so N concurrent failures observe N distinct counts, on any replica).
-    static func countFailure(key: String, window: TimeInterval, now: Date, on connection: PostgresConnection)
+    static func countFailure(
+        key: String, window: TimeInterval, now: Date, on connection: PostgresConnection
+    )
         async throws -> Int
     {
         let since = now.addingTimeInterval(-window).storageValue
@@ -315,7 +321,9 @@ extension PostgresStore {
         try await connection.rows("SELECT * FROM account_locks WHERE email = \(email)").one(AccountLockRecord.init)
     }
 
-    static func fetchActiveBlock(ipAddress: String, now: Date, on connection: PostgresConnection) async throws
+    static func fetchActiveBlock(
+        ipAddress: String, now: Date, on connection: PostgresConnection
+    ) async throws
         -> BlockedIPRecord?
     {
         try await connection.rows(

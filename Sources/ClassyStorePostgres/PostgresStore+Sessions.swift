@@ -128,7 +128,9 @@ extension PostgresStore {
     }
 
     /// Lists a user's active sessions, newest first.
-    public func activeSessions(userID: String, now: Date, after: TimeCursor?, limit: Int) async throws
+    public func activeSessions(
+        userID: String, now: Date, after: TimeCursor?, limit: Int
+    ) async throws
         -> [SessionRecord]
     {
         var builder = QueryBuilder()

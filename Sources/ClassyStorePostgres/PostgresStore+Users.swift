@@ -7,7 +7,10 @@ extension PostgresStore {
     /// Migrates the schema (see ``PostgresSchema``) under an advisory lock, so concurrent replicas agree.
     public func migrate() async throws {
         let applied = try await write { connection in
-            (try await PostgresSchema.migrate(on: connection, logger: PostgresConnection.queryLogger), StoreEffects.none)
+            (
+                try await PostgresSchema.migrate(on: connection, logger: PostgresConnection.queryLogger),
+                StoreEffects.none
+            )
         }
         if !applied.isEmpty {
             logger.info(
@@ -155,7 +158,8 @@ extension PostgresStore {
                 WHERE id = \(id)
                 """
             )
-            let revoked = try await Self.revoke(.allOfUser(userID: id), reason: "user_deleted", now: now, on: connection)
+            let revoked = try await Self.revoke(
+                .allOfUser(userID: id), reason: "user_deleted", now: now, on: connection)
             return UserMutation(user: user, revokedSessionIDs: revoked)
         }
     }
@@ -247,8 +251,9 @@ extension PostgresStore {
 
     /// Returns the non-deleted user, locked (before any counter) for the rest of the transaction, checking the etag when one is given.
     static func liveUser(id: String, ifETag: String?, on connection: PostgresConnection) async throws -> UserRecord {
-        guard let user = try await connection.rows("SELECT * FROM users WHERE id = \(id) FOR NO KEY UPDATE")
-            .one(UserRecord.init), !user.deleted
+        guard
+            let user = try await connection.rows("SELECT * FROM users WHERE id = \(id) FOR NO KEY UPDATE")
+                .one(UserRecord.init), !user.deleted
         else {
             throw StoreError.notFound("user \(id)")
         }

@@ -144,7 +144,12 @@ public final class PostgresStore: ClassyStoreProtocol, Service {
         listenerReady.signal()
         if let runner {
             runner.cancel()
-            await runner.value
+            // Bounded, so a server always exits: connections still busy after this are dropped with the process.
+            do {
+                try await withDeadline(.seconds(5)) { await runner.value }
+            } catch {
+                logger.warning("the PostgreSQL pool did not shut down in time; closing anyway")
+            }
         }
     }
 
@@ -172,19 +177,26 @@ public final class PostgresStore: ClassyStoreProtocol, Service {
                 // A pooled connection leased for as long as it listens: LISTEN state is per connection.
                 try await client.withConnection { connection in
                     try await connection.listen(on: Self.commitChannel) { notifications in
-                        backoff = .milliseconds(100)
-                        if connectedBefore {
-                            logger.notice("commit listener reconnected")
-                            if let latest = try? await latestEventSequence() {
-                                notifier.publish(StoreCommit(lastEventSequence: latest, notifiedUserIDs: []))
+                        try await withTaskCancellationHandler {
+                            backoff = .milliseconds(100)
+                            if connectedBefore {
+                                logger.notice("commit listener reconnected")
+                                if let latest = try? await latestEventSequence() {
+                                    notifier.publish(StoreCommit(lastEventSequence: latest, notifiedUserIDs: []))
+                                }
                             }
-                        }
-                        connectedBefore = true
-                        listenerReady.signal()
-                        for try await notification in notifications {
-                            for commit in CommitPayload.decode(notification.payload) {
-                                notifier.publish(commit)
+                            connectedBefore = true
+                            listenerReady.signal()
+                            for try await notification in notifications {
+                                for commit in CommitPayload.decode(notification.payload) {
+                                    notifier.publish(commit)
+                                }
                             }
+                        } onCancel: {
+                            // The notification sequence does not end on cancellation; closing the connection ends
+                            // it, returns the lease, and lets the pool shut down (``close()``).
+                            let closing: EventLoopFuture<Void> = connection.close()
+                            _ = closing
                         }
                     }
                 }

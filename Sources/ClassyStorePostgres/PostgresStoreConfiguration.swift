@@ -38,7 +38,9 @@ public struct PostgresStoreConfiguration: Sendable, Hashable {
     public var queryTimeout: Duration = .seconds(10)
 
     /// Creates a configuration from its parts.
-    public init(host: String, port: Int = 5432, username: String, password: String?, database: String, tls: TLSMode = .disable) {
+    public init(
+        host: String, port: Int = 5432, username: String, password: String?, database: String, tls: TLSMode = .disable
+    ) {
         self.host = host
         self.port = port
         self.username = username

@@ -18,7 +18,8 @@ import Synchronization
 /// process dies, so a crashed test run leaves no PostgreSQL behind.
 public final class PostgresTestServer: Sendable {
     /// Where Debian's PostgreSQL 15 binaries live.
-    public static let binDirectory = ProcessInfo.processInfo.environment["CLASSY_TEST_PGBIN"]
+    public static let binDirectory =
+        ProcessInfo.processInfo.environment["CLASSY_TEST_PGBIN"]
         ?? "/usr/lib/postgresql/15/bin"
 
     /// Whether PostgreSQL tests can run here: the binaries exist and we can run them as `postgres`.
@@ -109,7 +110,9 @@ public final class PostgresTestServer: Sendable {
     /// Creates an empty database and returns its URL.
     @discardableResult
     public func createDatabase(named name: String? = nil) throws -> String {
-        let name = name ?? "db_\(databaseCounter.add(1, ordering: .relaxed).newValue)_\(UUID().uuidString.prefix(6).lowercased())"
+        let name =
+            name
+            ?? "db_\(databaseCounter.add(1, ordering: .relaxed).newValue)_\(UUID().uuidString.prefix(6).lowercased())"
         try psql("CREATE DATABASE \(name)")
         return url(database: name)
     }
@@ -118,7 +121,10 @@ public final class PostgresTestServer: Sendable {
     public func psql(_ sql: String, database: String = "postgres") throws {
         try run(
             "\(Self.binDirectory)/psql",
-            ["-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qc", sql],
+            [
+                "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qc",
+                sql,
+            ],
             asPostgres: false
         )
     }
@@ -162,9 +168,12 @@ public final class PostgresTestServer: Sendable {
 
     /// A shell that waits for this test process to end, then stops the server and removes its directory.
     private func startWatchdog() {
-        let stop = Self.asPostgresCommand("\(Self.binDirectory)/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "stop"])
-            .map { "'\($0)'" }.joined(separator: " ")
-        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf '\(directory.path)'"
+        let stop = Self.asPostgresCommand(
+            "\(Self.binDirectory)/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "stop"]
+        )
+        .map { "'\($0)'" }.joined(separator: " ")
+        let script =
+            "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf '\(directory.path)'"
         if let pid = try? Spawn.start(
             ["/bin/sh", "-c", script], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], outputPath: "/dev/null",
             directory: nil
@@ -180,7 +189,8 @@ public final class PostgresTestServer: Sendable {
     /// Runs a command to completion, as `postgres` when we are root; throws with its output if it fails.
     private func run(_ tool: String, _ arguments: [String], asPostgres: Bool = true) throws {
         let command = asPostgres ? Self.asPostgresCommand(tool, arguments) : [tool] + arguments
-        try Spawn.run(command.first == "chown" ? ["/bin/chown"] + command.dropFirst() : command, directory: directory.path)
+        try Spawn.run(
+            command.first == "chown" ? ["/bin/chown"] + command.dropFirst() : command, directory: directory.path)
     }
 }
 
@@ -203,7 +213,9 @@ public enum FreePort {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw PostgresTestError("bind() failed: \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)

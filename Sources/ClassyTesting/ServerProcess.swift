@@ -22,7 +22,8 @@ public final class ChildProcess: Sendable {
             outputPath: outputPath,
             directory: nil
         )
-        let script = "while kill -0 \(getpid()) 2>/dev/null && kill -0 \(pid) 2>/dev/null; do sleep 1; done; "
+        let script =
+            "while kill -0 \(getpid()) 2>/dev/null && kill -0 \(pid) 2>/dev/null; do sleep 1; done; "
             + "kill -9 \(pid) 2>/dev/null"
         watchdog = try? Spawn.start(
             ["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"], outputPath: "/dev/null", directory: nil

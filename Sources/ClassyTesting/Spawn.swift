@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Starts processes with `posix_spawn` and reaps them with `waitpid`, output to a file.
@@ -11,7 +12,9 @@ import Glibc
 enum Spawn {
     /// Starts `arguments[0]` (an absolute path) with the rest as arguments, stdin from /dev/null and stdout and
     /// stderr appended to `outputPath`; returns the pid.
-    static func start(_ arguments: [String], environment: [String: String], outputPath: String, directory: String?)
+    static func start(
+        _ arguments: [String], environment: [String: String], outputPath: String, directory: String?
+    )
         throws -> pid_t
     {
         var actions = posix_spawn_file_actions_t()

@@ -34,10 +34,12 @@ struct FaultTests {
     }
 
     static func checkOutage(postgres: PostgresTestServer, client: ReplicaClient) async throws {
-        let admin = try await client.auth.login(.with {
-            $0.email = ReplicaTests.adminEmail
-            $0.password = ReplicaTests.adminPassword
-        }).tokens.accessToken
+        let admin = try await client.auth.login(
+            .with {
+                $0.email = ReplicaTests.adminEmail
+                $0.password = ReplicaTests.adminPassword
+            }
+        ).tokens.accessToken
         #expect(try await client.users.getMe(.init(), metadata: .bearer(admin)).user.email == ReplicaTests.adminEmail)
 
         // A stream subscribed before the outage; it must end cleanly or stay open and resume delivering.
@@ -45,8 +47,9 @@ struct FaultTests {
         let streamOutcome = Locked<String?>(nil)
         let stream = Task {
             do {
-                try await client.monitoring.streamSecurityEvents(.with { $0.afterSequence = 0 }, metadata: .bearer(admin))
-                { response in
+                try await client.monitoring.streamSecurityEvents(
+                    .with { $0.afterSequence = 0 }, metadata: .bearer(admin)
+                ) { response in
                     for try await event in response.messages where event.loginAttempt.email == marker {
                         streamOutcome.value = "delivered"
                         return
@@ -69,10 +72,11 @@ struct FaultTests {
                 _ = try await client.users.getMe(.init(), metadata: .bearer(admin), options: options)
             }
             await expectRPCError(.unavailable, .storeUnavailable) {
-                _ = try await client.auth.login(.with {
-                    $0.email = ReplicaTests.adminEmail
-                    $0.password = ReplicaTests.adminPassword
-                }, options: options)
+                _ = try await client.auth.login(
+                    .with {
+                        $0.email = ReplicaTests.adminEmail
+                        $0.password = ReplicaTests.adminPassword
+                    }, options: options)
             }
             print("two RPCs during the outage answered UNAVAILABLE in \(ContinuousClock.now - started)")
         }
@@ -94,15 +98,17 @@ struct FaultTests {
         }
         #expect(recovered, "the server did not recover after PostgreSQL came back")
         await expectRPCError(.unauthenticated, .invalidCredentials) {
-            _ = try await client.auth.login(.with {
-                $0.email = marker
-                $0.password = "wrong password"
-            })
+            _ = try await client.auth.login(
+                .with {
+                    $0.email = marker
+                    $0.password = "wrong password"
+                })
         }
-        let fresh = try await client.auth.login(.with {
-            $0.email = ReplicaTests.adminEmail
-            $0.password = ReplicaTests.adminPassword
-        })
+        let fresh = try await client.auth.login(
+            .with {
+                $0.email = ReplicaTests.adminEmail
+                $0.password = ReplicaTests.adminPassword
+            })
         #expect(!fresh.tokens.accessToken.isEmpty)
 
         let streamDeadline = ContinuousClock.now + .seconds(10)

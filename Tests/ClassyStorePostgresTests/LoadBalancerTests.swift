@@ -38,16 +38,18 @@ struct LoadBalancerTests {
     static func checkFlows(client: ReplicaClient, metricsPorts: [Int]) async throws {
         #expect(try await client.health.check(.init()).status == .serving)
         let email = "balanced-\(UUID().uuidString.prefix(8).lowercased())@lb.test"
-        _ = try await client.auth.register(.with {
-            $0.email = email
-            $0.password = "a balanced password"
-            $0.firstName = "Bal"
-            $0.lastName = "Anced"
-        })
-        let login = try await client.auth.login(.with {
-            $0.email = email
-            $0.password = "a balanced password"
-        })
+        _ = try await client.auth.register(
+            .with {
+                $0.email = email
+                $0.password = "a balanced password"
+                $0.firstName = "Bal"
+                $0.lastName = "Anced"
+            })
+        let login = try await client.auth.login(
+            .with {
+                $0.email = email
+                $0.password = "a balanced password"
+            })
         let token = login.tokens.accessToken
 
         let before = try metricsPorts.map { try getMeCount(metricsPort: $0) }
@@ -168,8 +170,10 @@ final class NginxTestServer: Sendable {
         try config.write(to: configFile, atomically: true, encoding: .utf8)
         let child = try ChildProcess(
             binary,
-            ["-c", configFile.path, "-p", prefix.path, "-e", prefix.appendingPathComponent("error.log").path,
-             "-g", "daemon off;"]
+            [
+                "-c", configFile.path, "-p", prefix.path, "-e", prefix.appendingPathComponent("error.log").path,
+                "-g", "daemon off;",
+            ]
         )
         let server = NginxTestServer(port: port, child: child, prefix: prefix)
         do {

@@ -4,7 +4,8 @@ import Testing
 @Suite("PostgreSQL URLs")
 struct PostgresStoreConfigurationTests {
     @Test func parsesEveryPart() throws {
-        let configuration = try PostgresStoreConfiguration(url: "postgresql://app%20user:p%40ss%3Aword@db.example:6543/classy_prod?sslmode=prefer")
+        let configuration = try PostgresStoreConfiguration(
+            url: "postgresql://app%20user:p%40ss%3Aword@db.example:6543/classy_prod?sslmode=prefer")
         #expect(configuration.host == "db.example")
         #expect(configuration.port == 6543)
         #expect(configuration.username == "app user")

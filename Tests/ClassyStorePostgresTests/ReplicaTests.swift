@@ -3,8 +3,8 @@ import ClassyCore
 import ClassyTesting
 import Foundation
 import GRPCCore
-import Synchronization
 import GRPCNIOTransportHTTP2
+import Synchronization
 import Testing
 
 /// Two processes of the real `classy-server` binary on one PostgreSQL database share brute-force state, IP
@@ -45,10 +45,12 @@ struct ReplicaTests {
     }
 
     static func checkSharedState(a: ReplicaClient, b: ReplicaClient) async throws {
-        let admin = try await a.auth.login(.with {
-            $0.email = adminEmail
-            $0.password = adminPassword
-        }).tokens.accessToken
+        let admin = try await a.auth.login(
+            .with {
+                $0.email = adminEmail
+                $0.password = adminPassword
+            }
+        ).tokens.accessToken
 
         // An event committed on A reaches a stream subscriber on B (LISTEN/NOTIFY wakes B's hub).
         let marker = "stream-\(UUID().uuidString.prefix(8).lowercased())@replicas.test"
@@ -81,10 +83,11 @@ struct ReplicaTests {
                 // Measured from before the call: B may see the event before A's answer reaches us.
                 sent.value = ContinuousClock.now
                 await expectRPCError(.unauthenticated, .invalidCredentials) {
-                    _ = try await a.auth.login(.with {
-                        $0.email = marker
-                        $0.password = "wrong password 1"
-                    })
+                    _ = try await a.auth.login(
+                        .with {
+                            $0.email = marker
+                            $0.password = "wrong password 1"
+                        })
                 }
                 return .loggedIn
             }
@@ -116,35 +119,39 @@ struct ReplicaTests {
 
         // Five failures through A lock the email; B refuses the right password with ACCOUNT_LOCKED.
         let victim = "victim-\(UUID().uuidString.prefix(8).lowercased())@replicas.test"
-        _ = try await a.users.createUser(.with {
-            $0.email = victim
-            $0.password = "the victim's password"
-            $0.firstName = "Vic"
-            $0.lastName = "Tim"
-            $0.role = .user
-        }, metadata: .bearer(admin))
+        _ = try await a.users.createUser(
+            .with {
+                $0.email = victim
+                $0.password = "the victim's password"
+                $0.firstName = "Vic"
+                $0.lastName = "Tim"
+                $0.role = .user
+            }, metadata: .bearer(admin))
         for attempt in 1...5 {
             await expectRPCError(.unauthenticated, .invalidCredentials) {
-                _ = try await a.auth.login(.with {
-                    $0.email = victim
-                    $0.password = "wrong password \(attempt)"
-                })
+                _ = try await a.auth.login(
+                    .with {
+                        $0.email = victim
+                        $0.password = "wrong password \(attempt)"
+                    })
             }
         }
         await expectRPCError(.resourceExhausted, .accountLocked) {
-            _ = try await b.auth.login(.with {
-                $0.email = victim
-                $0.password = "the victim's password"
-            })
+            _ = try await b.auth.login(
+                .with {
+                    $0.email = victim
+                    $0.password = "the victim's password"
+                })
         }
 
         // An IP blocked through A is refused by B.
         let attacker = "203.0.113.77"
-        _ = try await a.monitoring.blockIP(.with {
-            $0.ipAddress = attacker
-            $0.reason = "replica test"
-            $0.duration = .init(seconds: 600)
-        }, metadata: .bearer(admin))
+        _ = try await a.monitoring.blockIP(
+            .with {
+                $0.ipAddress = attacker
+                $0.reason = "replica test"
+                $0.duration = .init(seconds: 600)
+            }, metadata: .bearer(admin))
         var blockedOnB = false
         let deadline = ContinuousClock.now + .seconds(10)
         while !blockedOnB, ContinuousClock.now < deadline {
@@ -160,17 +167,20 @@ struct ReplicaTests {
 
         // Logout on A rejects the token on B at its next RPC.
         let user = "logout-\(UUID().uuidString.prefix(8).lowercased())@replicas.test"
-        _ = try await a.users.createUser(.with {
-            $0.email = user
-            $0.password = "a user password"
-            $0.firstName = "Log"
-            $0.lastName = "Out"
-            $0.role = .user
-        }, metadata: .bearer(admin))
-        let token = try await a.auth.login(.with {
-            $0.email = user
-            $0.password = "a user password"
-        }).tokens.accessToken
+        _ = try await a.users.createUser(
+            .with {
+                $0.email = user
+                $0.password = "a user password"
+                $0.firstName = "Log"
+                $0.lastName = "Out"
+                $0.role = .user
+            }, metadata: .bearer(admin))
+        let token = try await a.auth.login(
+            .with {
+                $0.email = user
+                $0.password = "a user password"
+            }
+        ).tokens.accessToken
         #expect(try await b.users.getMe(.init(), metadata: .bearer(token)).user.email == user)
         _ = try await a.auth.logout(.with { $0.scope = .current }, metadata: .bearer(token))
         await expectRPCError(.unauthenticated, .sessionRevoked) {
