@@ -28,6 +28,7 @@ let dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
 ]
@@ -69,6 +70,16 @@ let targets: [Target] = [
         dependencies: ["ClassyStore", "ClassyCore", .product(name: "GRDB", package: "GRDB.swift"), logging],
         swiftSettings: swiftSettings
     ),
+    // The multi-replica backend: PostgreSQL through postgres-nio, LISTEN/NOTIFY for commit wake-ups.
+    .target(
+        name: "ClassyStorePostgres",
+        dependencies: [
+            "ClassyStore", "ClassyCore", .product(name: "PostgresNIO", package: "postgres-nio"), logging,
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: swiftSettings
+    ),
     // libargon2 (Debian libargon2-dev).
     .systemLibrary(
         name: "CArgon2",
@@ -101,8 +112,8 @@ let targets: [Target] = [
     .target(
         name: "ClassyServer",
         dependencies: [
-            "ClassyCore", "ClassyStore", "ClassyStoreSQLite", "ClassyAuth", "ClassyUsers", "ClassyMonitoring",
-            "ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, logging,
+            "ClassyCore", "ClassyStore", "ClassyStoreSQLite", "ClassyStorePostgres", "ClassyAuth", "ClassyUsers",
+            "ClassyMonitoring", "ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, logging,
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -198,6 +209,14 @@ let targets: [Target] = [
     .testTarget(
         name: "ClassyStoreSQLiteTests",
         dependencies: ["ClassyStoreSQLite", "ClassyStoreConformance", "ClassyStore", "ClassyCore"],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "ClassyStorePostgresTests",
+        dependencies: [
+            "ClassyStorePostgres", "ClassyStoreConformance", "ClassyStore", "ClassyCore", "ClassyTesting", "ClassyAPI",
+            grpcCore, grpcTransport, logging, .product(name: "PostgresNIO", package: "postgres-nio"),
+        ],
         swiftSettings: swiftSettings
     ),
     .testTarget(

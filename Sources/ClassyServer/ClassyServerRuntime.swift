@@ -3,6 +3,7 @@ import ClassyAuth
 import ClassyCore
 import ClassyMonitoring
 import ClassyStore
+import ClassyStorePostgres
 import ClassyStoreSQLite
 import ClassyUsers
 import Foundation
@@ -60,7 +61,7 @@ public final class ClassyServerRuntime: Service, Sendable {
         self.clock = clock
         self.logger = logger
         self.health = HealthStatus()
-        let store = try StoreFactory.open(configuration.database, logger: logger)
+        let store = try await StoreFactory.open(configuration.database, pool: configuration.databasePool, logger: logger)
         self.store = store
         do {
             try await store.migrate()
@@ -331,11 +332,13 @@ public struct ServerStartError: Error, CustomStringConvertible {
 
 /// Opens the store named by the configuration.
 public enum StoreFactory {
-    /// Opens (but does not migrate) the store.
+    /// Opens (but does not migrate) the store; a PostgreSQL store's pool and commit listener are started and run
+    /// until the store is closed.
     public static func open(
         _ database: ServerConfiguration.Database,
+        pool: ServerConfiguration.DatabasePool = .init(),
         logger: Logger
-    ) throws -> any ClassyStoreProtocol {
+    ) async throws -> any ClassyStoreProtocol {
         switch database {
         case .sqlite(let path):
             let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -347,8 +350,19 @@ public enum StoreFactory {
             }
         case .sqliteInMemory:
             return try SQLiteStore.inMemory(logger: logger)
-        case .postgres:
-            throw ConfigurationError("database postgres://…: the PostgreSQL backend is not available in this build yet")
+        case .postgres(let url):
+            var configuration: PostgresStoreConfiguration
+            do {
+                configuration = try PostgresStoreConfiguration(url: url)
+            } catch {
+                throw ConfigurationError("database \(database): \(error)")
+            }
+            configuration.poolSize = pool.size
+            configuration.connectTimeout = pool.connectTimeout
+            configuration.queryTimeout = pool.queryTimeout
+            let store = PostgresStore(configuration: configuration, logger: logger)
+            await store.start()
+            return store
         case .mongodb:
             throw ConfigurationError("database mongodb://…: build with the MongoDB trait to use MongoDB")
         }

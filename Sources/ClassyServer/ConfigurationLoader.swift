@@ -1,4 +1,5 @@
 import ClassyCore
+import ClassyStorePostgres
 import Configuration
 import Foundation
 import Logging
@@ -14,7 +15,10 @@ import SystemPackage
 /// |---|---|---|
 /// | `host` | string | `127.0.0.1` |
 /// | `port` | integer 0...65535 | `50051` |
-/// | `database_url` | `sqlite:PATH`, `sqlite::memory:`, `postgres://…`, `mongodb://…` | `sqlite:./classy-data/classy.sqlite` |
+/// | `database_url` | `sqlite:PATH`, `sqlite::memory:`, `postgres://USER:PASS@HOST:PORT/DB[?sslmode=disable\|prefer\|require]`, `mongodb://…` | `sqlite:./classy-data/classy.sqlite` |
+/// | `database_pool_size` | integer 1...1000: PostgreSQL connections per replica | `10` |
+/// | `database_connect_timeout_seconds` | integer 1...300: time to open one PostgreSQL connection | `5` |
+/// | `database_query_timeout_seconds` | integer 1...3600: time one store operation may take (then UNAVAILABLE) | `10` |
 /// | `admin_email` | email | `admin@classy.local` |
 /// | `admin_password` | string (8...128) | generated and printed once |
 /// | `registration` | `open`, `admin`, `closed` | `open` |
@@ -47,7 +51,8 @@ import SystemPackage
 public struct ConfigurationLoader: Sendable {
     /// Every key, in the order of the table above.
     public static let keys = [
-        "host", "port", "database_url", "admin_email", "admin_password", "registration", "trusted_proxies",
+        "host", "port", "database_url", "database_pool_size", "database_connect_timeout_seconds",
+        "database_query_timeout_seconds", "admin_email", "admin_password", "registration", "trusted_proxies",
         "refresh_grace_seconds", "rate_limit", "tls_cert", "tls_key", "tls_client_ca", "log_level", "log_format",
         "metrics_port", "max_request_bytes", "ip_allow_list", "lockout_threshold", "lockout_window_seconds",
         "lockout_seconds", "lockout_max_seconds", "ip_block_threshold", "ip_block_window_seconds", "ip_block_seconds",
@@ -164,6 +169,13 @@ private struct Reader {
         }
         if let port = try int("port", in: 0...65535) { config.port = port }
         if let (url, name) = try raw("database_url") { config.database = try Self.database(url, name: name) }
+        if let size = try int("database_pool_size", in: 1...1000) { config.databasePool.size = size }
+        if let seconds = try int("database_connect_timeout_seconds", in: 1...300) {
+            config.databasePool.connectTimeout = .seconds(seconds)
+        }
+        if let seconds = try int("database_query_timeout_seconds", in: 1...3600) {
+            config.databasePool.queryTimeout = .seconds(seconds)
+        }
         if let (email, name) = try raw("admin_email") {
             var check = FieldValidator()
             config.adminEmail = check.email(name, email)
@@ -293,7 +305,14 @@ private struct Reader {
             guard !path.isEmpty else { throw ConfigurationError("\(name): 'sqlite:' needs a file path") }
             return .sqlite(path: path)
         }
-        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") { return .postgres(url: url) }
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            do {
+                _ = try PostgresStoreConfiguration(url: url)
+            } catch {
+                throw ConfigurationError("\(name): \(error)")
+            }
+            return .postgres(url: url)
+        }
         if url.hasPrefix("mongodb://") { return .mongodb(url: url) }
         let scheme = url.split(separator: ":").first.map(String.init) ?? url
         throw ConfigurationError(

@@ -28,6 +28,19 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
+    /// Pool size and time limits of a networked store (PostgreSQL), per replica.
+    public struct DatabasePool: Sendable, Hashable {
+        /// The most connections one replica opens.
+        public var size = 10
+        /// How long opening one connection may take.
+        public var connectTimeout: Duration = .seconds(5)
+        /// How long one store operation may take (connection lease included) before the RPC answers
+        /// UNAVAILABLE / STORE_UNAVAILABLE; also PostgreSQL's `statement_timeout`.
+        public var queryTimeout: Duration = .seconds(10)
+
+        public init() {}
+    }
+
     /// Who may call Register.
     public enum Registration: String, Sendable, Hashable {
         /// Anyone may register (default).
@@ -66,6 +79,8 @@ public struct ServerConfiguration: Sendable {
     public var port = 50051
     /// The store.
     public var database = Database.sqlite(path: "./classy-data/classy.sqlite")
+    /// PostgreSQL connection pool and time limits (ignored by SQLite).
+    public var databasePool = DatabasePool()
     /// Email of the primary super admin created on first start.
     public var adminEmail = "admin@classy.local"
     /// Its password; generated and printed once when nil.

@@ -26,6 +26,11 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Address to listen on (CLASSY_HOST).") var host: String?
     @Option(help: "Port to listen on, 0 for any (CLASSY_PORT).") var port: String?
     @Option(help: "sqlite:PATH, sqlite::memory:, postgres://… (CLASSY_DATABASE_URL).") var databaseUrl: String?
+    @Option(help: "PostgreSQL connections per replica (CLASSY_DATABASE_POOL_SIZE).") var databasePoolSize: String?
+    @Option(help: "Seconds to open one PostgreSQL connection (CLASSY_DATABASE_CONNECT_TIMEOUT_SECONDS).")
+    var databaseConnectTimeoutSeconds: String?
+    @Option(help: "Seconds one store operation may take, then UNAVAILABLE (CLASSY_DATABASE_QUERY_TIMEOUT_SECONDS).")
+    var databaseQueryTimeoutSeconds: String?
     @Option(help: "Email of the primary admin created on first start (CLASSY_ADMIN_EMAIL).") var adminEmail: String?
     @Option(help: "Its password; generated and printed once if absent (CLASSY_ADMIN_PASSWORD).") var adminPassword: String?
     @Option(help: "open, admin or closed (CLASSY_REGISTRATION).") var registration: String?
@@ -61,6 +66,9 @@ struct ConfigurationOptions: ParsableArguments {
     var flags: [String: String] {
         let pairs: [(String, String?)] = [
             ("host", host), ("port", port), ("database_url", databaseUrl), ("admin_email", adminEmail),
+            ("database_pool_size", databasePoolSize),
+            ("database_connect_timeout_seconds", databaseConnectTimeoutSeconds),
+            ("database_query_timeout_seconds", databaseQueryTimeoutSeconds),
             ("admin_password", adminPassword), ("registration", registration), ("trusted_proxies", trustedProxies),
             ("refresh_grace_seconds", refreshGraceSeconds), ("rate_limit", rateLimit), ("tls_cert", tlsCert),
             ("tls_key", tlsKey), ("tls_client_ca", tlsClientCa), ("log_level", logLevel), ("log_format", logFormat),
@@ -116,6 +124,9 @@ extension AsyncParsableCommand {
         } catch let error as ServerStartError {
             Self.printLine("classy-server: error: \(error.description)")
             throw ExitCode.failure
+        } catch let error as StoreError {
+            Self.printLine("classy-server: error: store: \(error.message)")
+            throw ExitCode.failure
         }
     }
 
@@ -167,7 +178,7 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         try await reportingFatalErrors {
             let configuration = try await options.load()
-            let store = try StoreFactory.open(configuration.database, logger: Logger(label: "classy.migrate"))
+            let store = try await StoreFactory.open(configuration.database, pool: configuration.databasePool, logger: Logger(label: "classy.migrate"))
             try await store.migrate()
             try await store.close()
             print("migrations applied to \(configuration.database)")
@@ -205,7 +216,7 @@ struct CreateAdmin: AsyncParsableCommand {
                 generated = false
             }
             if let problem = PasswordPolicy().validate(password) { throw Fatal("password \(problem)") }
-            let store = try StoreFactory.open(configuration.database, logger: Logger(label: "classy.create-admin"))
+            let store = try await StoreFactory.open(configuration.database, pool: configuration.databasePool, logger: Logger(label: "classy.create-admin"))
             defer { Task { try? await store.close() } }
             try await store.migrate()
             let hasher = try await Argon2idPasswordHasher()
@@ -238,7 +249,7 @@ struct RotateKeys: AsyncParsableCommand {
         try await reportingFatalErrors {
             let configuration = try await options.load()
             let logger = Logger(label: "classy.rotate-keys")
-            let store = try StoreFactory.open(configuration.database, logger: logger)
+            let store = try await StoreFactory.open(configuration.database, pool: configuration.databasePool, logger: logger)
             try await store.migrate()
             let kid = try await SigningKeyManager(
                 store: store, clock: SystemWallClock(), accessTokenLifetime: TokenService.Configuration().accessTokenLifetime

@@ -114,4 +114,31 @@ struct ConfigurationTests {
         defer { try? FileManager.default.removeItem(at: file) }
         await expectError("not valid JSON", env: ["CLASSY_CONFIG": file.path])
     }
+
+    @Test("PostgreSQL URL and pool keys: flags > environment, defaults, one-line errors")
+    func postgresKeys() async throws {
+        let defaults = try await load()
+        #expect(defaults.databasePool.size == 10)
+        #expect(defaults.databasePool.connectTimeout == .seconds(5))
+        #expect(defaults.databasePool.queryTimeout == .seconds(10))
+
+        let config = try await load(
+            flags: ["database_pool_size": "4"],
+            env: [
+                "CLASSY_DATABASE_URL": "postgres://classy:s%40cret@db.internal:6432/classy?sslmode=require",
+                "CLASSY_DATABASE_POOL_SIZE": "20", "CLASSY_DATABASE_CONNECT_TIMEOUT_SECONDS": "2",
+                "CLASSY_DATABASE_QUERY_TIMEOUT_SECONDS": "30",
+            ]
+        )
+        #expect(config.database == .postgres(url: "postgres://classy:s%40cret@db.internal:6432/classy?sslmode=require"))
+        #expect(config.databasePool.size == 4)
+        #expect(config.databasePool.connectTimeout == .seconds(2))
+        #expect(config.databasePool.queryTimeout == .seconds(30))
+
+        await expectError("CLASSY_DATABASE_URL: missing user name", env: ["CLASSY_DATABASE_URL": "postgres://db/classy"])
+        await expectError("missing database name", env: ["CLASSY_DATABASE_URL": "postgresql://u@db:5432"])
+        await expectError("sslmode must be", env: ["CLASSY_DATABASE_URL": "postgres://u@db/x?sslmode=maybe"])
+        await expectError("CLASSY_DATABASE_POOL_SIZE: '0'", env: ["CLASSY_DATABASE_POOL_SIZE": "0"])
+        await expectError("--database-query-timeout-seconds", flags: ["database_query_timeout_seconds": "never"])
+    }
 }

@@ -59,6 +59,24 @@ struct ExecutableTests {
         expectOneLineFailure(try run(["--database-url", "mysql://db"]), containing: "unknown database scheme 'mysql'")
     }
 
+    @Test("a malformed postgres URL exits 1 with one clear line")
+    func badPostgresURL() throws {
+        expectOneLineFailure(
+            try run(["--database-url", "postgres://127.0.0.1:5432/classy"]),
+            containing: "--database-url: missing user name"
+        )
+        expectOneLineFailure(try run(["--database-url", "postgres://u@db:5432/"]), containing: "missing database name")
+    }
+
+    @Test("an unreachable PostgreSQL exits 1 with one clear line, in bounded time")
+    func unreachablePostgres() throws {
+        let outcome = try run([
+            "migrate", "--database-url", "postgres://classy@127.0.0.1:1/classy", "--database-connect-timeout-seconds",
+            "1", "--database-query-timeout-seconds", "2",
+        ])
+        expectOneLineFailure(outcome, containing: "PostgreSQL at 127.0.0.1:1 did not answer within")
+    }
+
     @Test("an unreadable certificate exits 1 with one clear line")
     func unreadableCertificate() throws {
         expectOneLineFailure(

@@ -1,4 +1,5 @@
 import ClassyCore
+import ClassyStore
 import Foundation
 import GRPCCore
 import Logging
@@ -40,7 +41,12 @@ struct RequestIDInterceptor: ServerInterceptor {
                 requestContext, request: request, serverContext: context, next: next
             )
             response.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
-            if case .failure(let error) = response.accepted {
+            if case .failure(var error) = response.accepted {
+                if Self.isStoreError(error) {
+                    error = ErrorMappingInterceptor.map(error, logger: logger)
+                    error.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
+                    response.accepted = .failure(error)
+                }
                 log(error, after: start, logger: logger, metrics: metrics, method: method)
             } else if case .success(var contents) = response.accepted {
                 let producer = contents.producer
@@ -58,11 +64,15 @@ struct RequestIDInterceptor: ServerInterceptor {
             }
             return response
         } catch {
-            log(error, after: start, logger: logger, metrics: metrics, method: method)
+            // Interceptors outside the error mapping (authentication reads the store) may throw store errors:
+            // UNAVAILABLE / STORE_UNAVAILABLE for them, as for handlers.
             var rpcError =
-                (error as? any RPCErrorConvertible).map { RPCError($0) }
-                ?? RPCError(code: .unknown, message: "\(error)", cause: error)
+                Self.isStoreError(error)
+                ? ErrorMappingInterceptor.map(error, logger: logger)
+                : (error as? any RPCErrorConvertible).map { RPCError($0) }
+                    ?? RPCError(code: .unknown, message: "\(error)", cause: error)
             rpcError.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
+            log(rpcError, after: start, logger: logger, metrics: metrics, method: method)
             return StreamingServerResponse(error: rpcError)
         }
     }
@@ -100,5 +110,12 @@ struct RequestIDInterceptor: ServerInterceptor {
         }
         metadata["error"] = "\(error)"
         logger.info("rpc failed", metadata: metadata)
+    }
+
+    /// A store error, bare or wrapped by the RPC framework (an interceptor outside the error mapping threw it).
+    static func isStoreError(_ error: any Error) -> Bool {
+        if error is StoreError { return true }
+        if let error = error as? RPCError, error.code == .unknown, error.cause is StoreError { return true }
+        return false
     }
 }

@@ -1,0 +1,228 @@
+import Foundation
+import Synchronization
+
+/// A throwaway PostgreSQL 15 server for tests: a fresh cluster in a temporary directory, listening on
+/// 127.0.0.1 on a free port (its unix socket inside the directory), run as the `postgres` user (initdb refuses
+/// root), trust authentication.
+///
+/// ```swift
+/// @Test(.enabled(if: PostgresTestServer.isAvailable, PostgresTestServer.skipReason))
+/// func something() async throws {
+///     try await PostgresTestServer.withServer { postgres in
+///         let url = try postgres.createDatabase()       // postgres://postgres@127.0.0.1:PORT/db_…
+///     }
+/// }
+/// ```
+///
+/// Every server also starts a small watchdog shell that stops it and deletes its directory if the test
+/// process dies, so a crashed test run leaves no PostgreSQL behind.
+public final class PostgresTestServer: Sendable {
+    /// Where Debian's PostgreSQL 15 binaries live.
+    public static let binDirectory =
+        ProcessInfo.processInfo.environment["CLASSY_TEST_PGBIN"]
+        ?? "/usr/lib/postgresql/15/bin"
+
+    /// Whether PostgreSQL tests can run here: the binaries exist and we can run them as `postgres`.
+    public static var isAvailable: Bool { unavailableReason == nil }
+
+    /// Why PostgreSQL tests are skipped, or nil when they can run.
+    public static let unavailableReason: String? = {
+        let fm = FileManager.default
+        for tool in ["initdb", "pg_ctl", "psql"] where !fm.isExecutableFile(atPath: "\(binDirectory)/\(tool)") {
+            return "PostgreSQL tests skipped: \(binDirectory)/\(tool) not found (apt-get install postgresql)"
+        }
+        if getuid() == 0, !fm.isExecutableFile(atPath: "/usr/sbin/runuser") {
+            return "PostgreSQL tests skipped: running as root without /usr/sbin/runuser to switch to postgres"
+        }
+        if getuid() == 0, getpwnam("postgres") == nil {
+            return "PostgreSQL tests skipped: no 'postgres' system user"
+        }
+        return nil
+    }()
+
+    /// The skip comment for `.enabled(if:)` traits.
+    public static var skipReason: String { unavailableReason ?? "PostgreSQL is available" }
+
+    /// One server shared by the tests of a process, started on first use (each test makes its own database);
+    /// its watchdog removes it when the process ends.
+    public static func shared() throws -> PostgresTestServer {
+        try sharedServer.get()
+    }
+
+    private static let sharedServer: Result<PostgresTestServer, any Error> = Result { try start() }
+
+    /// The temporary directory holding the cluster, its log and its socket.
+    public let directory: URL
+    /// The TCP port on 127.0.0.1.
+    public let port: Int
+    private let watchdog: Mutex<pid_t?> = Mutex(nil)
+    private let databaseCounter = Atomic<Int>(0)
+
+    private var dataDirectory: String { directory.appendingPathComponent("data").path }
+    private var logFile: String { directory.appendingPathComponent("postgres.log").path }
+
+    private init(directory: URL, port: Int) {
+        self.directory = directory
+        self.port = port
+    }
+
+    /// Creates and starts a fresh cluster; call ``destroy()`` when done (``withServer(_:)`` does).
+    public static func start() throws -> PostgresTestServer {
+        if let unavailableReason { throw PostgresTestError(unavailableReason) }
+        let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent(
+            "classy-pg-\(UUID().uuidString.prefix(8).lowercased())", isDirectory: true
+        )
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let server = PostgresTestServer(directory: directory, port: try FreePort.find())
+        do {
+            try server.run("chown", ["postgres:postgres", directory.path], asPostgres: false)
+            try server.run(
+                "\(binDirectory)/initdb",
+                ["-D", server.dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "-N"]
+            )
+            server.startWatchdog()
+            try server.startPostgres()
+        } catch {
+            server.destroy()
+            throw error
+        }
+        return server
+    }
+
+    /// Runs `body` with a fresh server and destroys it afterwards, also when `body` throws.
+    public static func withServer<T>(_ body: (PostgresTestServer) async throws -> T) async throws -> T {
+        let server = try start()
+        do {
+            let result = try await body(server)
+            server.destroy()
+            return result
+        } catch {
+            server.destroy()
+            throw error
+        }
+    }
+
+    /// A connection URL for `database`.
+    public func url(database: String) -> String {
+        "postgres://postgres@127.0.0.1:\(port)/\(database)"
+    }
+
+    /// Creates an empty database and returns its URL.
+    @discardableResult
+    public func createDatabase(named name: String? = nil) throws -> String {
+        let name =
+            name
+            ?? "db_\(databaseCounter.add(1, ordering: .relaxed).newValue)_\(UUID().uuidString.prefix(6).lowercased())"
+        try psql("CREATE DATABASE \(name)")
+        return url(database: name)
+    }
+
+    /// Runs one SQL command with psql against the `postgres` database.
+    public func psql(_ sql: String, database: String = "postgres") throws {
+        try run(
+            "\(Self.binDirectory)/psql",
+            [
+                "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qc",
+                sql,
+            ],
+            asPostgres: false
+        )
+    }
+
+    /// Stops PostgreSQL (fast shutdown: open connections are closed); the data stays for ``restart()``.
+    public func stop() throws {
+        try run("\(Self.binDirectory)/pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "-t", "30", "stop"])
+    }
+
+    /// Starts PostgreSQL again on the same port with the same data.
+    public func restart() throws {
+        try startPostgres()
+    }
+
+    /// Stops PostgreSQL (if running) and deletes the directory.
+    public func destroy() {
+        _ = try? run(
+            "\(Self.binDirectory)/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "-t", "30", "stop"]
+        )
+        watchdog.withLock { pid in
+            if let watchdogPID = pid {
+                kill(watchdogPID, SIGTERM)
+                _ = Spawn.wait(watchdogPID)
+            }
+            pid = nil
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func startPostgres() throws {
+        let options = [
+            "-p \(port)", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=\(directory.path)",
+            "-c max_connections=400", "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+            "-c shared_buffers=32MB",
+        ].joined(separator: " ")
+        try run(
+            "\(Self.binDirectory)/pg_ctl",
+            ["-D", dataDirectory, "-l", logFile, "-w", "-t", "60", "-o", options, "start"]
+        )
+    }
+
+    /// A shell that waits for this test process to end, then stops the server and removes its directory.
+    private func startWatchdog() {
+        let stop = Self.asPostgresCommand(
+            "\(Self.binDirectory)/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "stop"]
+        )
+        .map { "'\($0)'" }.joined(separator: " ")
+        let script =
+            "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf '\(directory.path)'"
+        if let pid = try? Spawn.start(
+            ["/bin/sh", "-c", script], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], outputPath: "/dev/null",
+            directory: nil
+        ) {
+            watchdog.withLock { $0 = pid }
+        }
+    }
+
+    private static func asPostgresCommand(_ tool: String, _ arguments: [String]) -> [String] {
+        getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", tool] + arguments : [tool] + arguments
+    }
+
+    /// Runs a command to completion, as `postgres` when we are root; throws with its output if it fails.
+    private func run(_ tool: String, _ arguments: [String], asPostgres: Bool = true) throws {
+        let command = asPostgres ? Self.asPostgresCommand(tool, arguments) : [tool] + arguments
+        try Spawn.run(
+            command.first == "chown" ? ["/bin/chown"] + command.dropFirst() : command, directory: directory.path)
+    }
+}
+
+/// A throwaway-PostgreSQL step failed.
+public struct PostgresTestError: Error, CustomStringConvertible {
+    /// What failed.
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Finds free loopback ports.
+public enum FreePort {
+    /// Returns a TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read it, close).
+    public static func find() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw PostgresTestError("socket() failed: \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else { throw PostgresTestError("bind() failed: \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw PostgresTestError("getsockname() failed: \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
