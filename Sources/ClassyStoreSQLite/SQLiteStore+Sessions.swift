@@ -42,35 +42,27 @@ extension SQLiteStore {
 
     /// Returns the session ever issued the refresh token with this hash.
     public func session(refreshHash: String) async throws -> SessionRecord? {
-        try await read { db in
-            try Row.fetchOne(
-                try db.cachedStatement(
-                    sql: """
-                        SELECT sessions.* FROM refresh_tokens
-                        JOIN sessions ON sessions.id = refresh_tokens.session_id
-                        WHERE refresh_tokens.hash = ?
-                        """),
-                arguments: [refreshHash]
-            ).map(SessionRecord.init(row:))
-        }
+        try await read { db in try Self.fetchSession(refreshHash: refreshHash, in: db) }
     }
 
     /// Returns the session ever issued the refresh token with this hash and its user, in one read.
     public func sessionWithUser(refreshHash: String) async throws -> (session: SessionRecord, user: UserRecord?)? {
         try await read { db in
-            guard
-                let session = try Row.fetchOne(
-                    try db.cachedStatement(
-                        sql: """
-                            SELECT sessions.* FROM refresh_tokens
-                            JOIN sessions ON sessions.id = refresh_tokens.session_id
-                            WHERE refresh_tokens.hash = ?
-                            """),
-                    arguments: [refreshHash]
-                ).map(SessionRecord.init(row:))
-            else { return nil }
+            guard let session = try Self.fetchSession(refreshHash: refreshHash, in: db) else { return nil }
             return (session, try Self.fetchUser(id: session.userID, in: db))
         }
+    }
+
+    static func fetchSession(refreshHash: String, in db: Database) throws -> SessionRecord? {
+        try Row.fetchOne(
+            try db.cachedStatement(
+                sql: """
+                    SELECT sessions.* FROM refresh_tokens
+                    JOIN sessions ON sessions.id = refresh_tokens.session_id
+                    WHERE refresh_tokens.hash = ?
+                    """),
+            arguments: [refreshHash]
+        ).map(SessionRecord.init(row:))
     }
 
     /// Sets the session's last-used time.
