@@ -28,6 +28,8 @@ struct RPCBenchmark: AsyncParsableCommand {
     @Option(help: "HTTP/2 connections.") var connections: Int = 4
     @Option(help: "Comma-separated scenarios to run (Health,GetMe,Refresh,Login); default: all.")
     var only: String?
+    @Option(help: "CIDRs the in-process server never counts nor blocks (to see what the brute-force defence costs).")
+    var ipAllowList: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -57,6 +59,10 @@ struct RPCBenchmark: AsyncParsableCommand {
             // The load generator stands for a proxy in front of many clients: it sends each worker's own address
             // in x-forwarded-for, so the brute-force defence sees distinct clients as it would in production.
             configuration.trustedProxies = [IPNetwork("127.0.0.1")!]
+            configuration.bruteForce.allowList = try (ipAllowList ?? "").split(separator: ",").map { text in
+                guard let network = IPNetwork(String(text)) else { throw ValidationError("bad CIDR \(text)") }
+                return network
+            }
             configuration.adminPassword = "benchmark admin password"
             configuration.maxConcurrentStreams = 1024
             let runtime = try await ClassyServerRuntime(configuration: configuration, logger: Logger(label: "bench"))
