@@ -102,6 +102,24 @@ struct RPCBenchmark: AsyncParsableCommand {
                 format:
                     "raw Argon2id (m=19456 KiB, t=2, p=1): %.1f hashes/s on %d cores = %.1f per core (%.1f ms/hash)",
                 rate, cores, rate / Double(cores), 1000 * Double(cores) / rate))
+        let stored = try await hasher.hash("benchmark password")
+        let verifyDeadline = ContinuousClock.now + .seconds(seconds)
+        let verifyStart = ContinuousClock.now
+        let verified = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<cores {
+                group.addTask {
+                    var done = 0
+                    while ContinuousClock.now < verifyDeadline {
+                        _ = try await hasher.verify("benchmark password", against: stored)
+                        done += 1
+                    }
+                    return done
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let verifyRate = Double(verified) / (ContinuousClock.now - verifyStart).seconds
+        print(String(format: "raw Argon2id verify: %.1f/s on %d cores", verifyRate, cores))
         return rate
     }
 
