@@ -80,9 +80,9 @@ final class LoginAdmission: Sendable {
     }
 
     /// Takes the attempt out of its key's in-flight count while it waits; returns its place among the waiters.
-    func suspendInFlight() -> (registry: InFlightLogins, key: String, ticket: Int)? {
+    func suspendInFlight() -> Int? {
         guard let registration = state.withLock({ $0.inFlight }) else { return nil }
-        return (registration.registry, registration.key, registration.registry.suspend(registration.key))
+        return registration.registry.suspend(registration.key)
     }
 
     /// Puts the attempt back in its key's in-flight count after a wait.
@@ -188,8 +188,9 @@ public struct LoginGuard: Sendable {
         if let ip = counted.ip, policy.admission(emailFailures: nil, ipFailures: ip.failures) == .overIPLimit {
             counted.ip = try await admitOverIPLimit(context, ip, now: now)
         }
-        switch policy.admission(emailFailures: counted.emailFailures, ipFailures: counted.ip?.failures) {
-        case .admit:
+        // The IP key's count was settled above (admitted within its limit, or refused): only the email's is left.
+        switch policy.admission(emailFailures: counted.emailFailures, ipFailures: nil) {
+        case .admit, .overIPLimit:
             // A lock resets the email's counter, so a lock made since the check above must be looked for again:
             // this attempt may have been counted on the fresh counter.
             if let current = try await store.accountLock(email: email), let until = current.lockedUntil,
@@ -206,20 +207,6 @@ public struct LoginGuard: Sendable {
             )
             throw Self.accountLockedError(
                 until: now.addingTimeInterval(policy.lockDuration(forLockNumber: number)), now: now)
-        case .overIPLimit:
-            try await refuse(context, reason: .ipBlocked)
-            let key = ipKey ?? context.ipAddress
-            let previous = try await store.blockCount(
-                ipAddress: key, since: now.addingTimeInterval(-policy.ip.permanenceWindow)
-            )
-            let length = policy.block(previousBlocksInWindow: previous)
-            throw Self.ipBlockedError(
-                BlockedIPRecord(
-                    ipAddress: key, reason: "too many failed logins", blockedUntil: length.until(now: now),
-                    permanent: length == .permanent, createTime: now
-                ),
-                now: now
-            )
         }
     }
 
@@ -246,9 +233,8 @@ public struct LoginGuard: Sendable {
                 throw Self.ipBlockedError(block, now: now)
             }
             try await uncountIPAttempt(ip, now: now)
-            if let suspended = context.admission.suspendInFlight() {
+            if var ticket = context.admission.suspendInFlight() {
                 defer { context.admission.resumeInFlight() }
-                var ticket = suspended.ticket
                 while true {
                     await inFlight.waitForTurn(ip.key, ticket: ticket, until: deadline)
                     guard ContinuousClock.now < deadline, !Task.isCancelled else { break }
