@@ -32,42 +32,10 @@ struct PostgresConformanceTests {
         try await check { try await makeStore() }
     }
 
-    @Test func lifecycle() async throws { try await Self.run(StoreConformance.lifecycle) }
-    @Test func users() async throws { try await Self.run(StoreConformance.users) }
-    @Test func usersConcurrentCreate() async throws { try await Self.run(StoreConformance.usersConcurrentCreate) }
-    @Test func usersConcurrentETagUpdate() async throws {
-        try await Self.run(StoreConformance.usersConcurrentETagUpdate)
-    }
-    @Test func userChangeFeed() async throws { try await Self.run(StoreConformance.userChangeFeed) }
-    @Test func userListing() async throws { try await Self.run(StoreConformance.userListing) }
-    @Test func sessions() async throws { try await Self.run(StoreConformance.sessions) }
-    @Test func refreshRotation() async throws { try await Self.run(StoreConformance.refreshRotation) }
-    @Test func refreshRotationConcurrent() async throws {
-        try await Self.run(StoreConformance.refreshRotationConcurrent)
-    }
-    @Test func failureCounters() async throws { try await Self.run(StoreConformance.failureCounters) }
-    @Test func failureCountersConcurrent() async throws {
-        try await Self.run(StoreConformance.failureCountersConcurrent)
-    }
-    @Test func successfulLogin() async throws { try await Self.run(StoreConformance.successfulLogin) }
-    @Test func accountLocks() async throws { try await Self.run(StoreConformance.accountLocks) }
-    @Test func ipBlocks() async throws { try await Self.run(StoreConformance.ipBlocks) }
-    @Test func loginAttempts() async throws { try await Self.run(StoreConformance.loginAttempts) }
-    @Test func securityMetrics() async throws { try await Self.run(StoreConformance.securityMetrics) }
-    @Test func events() async throws { try await Self.run(StoreConformance.events) }
-    @Test func transactionalEffects() async throws { try await Self.run(StoreConformance.transactionalEffects) }
-    @Test func eventsConcurrentAppend() async throws { try await Self.run(StoreConformance.eventsConcurrentAppend) }
-    @Test func commitWakeUps() async throws { try await Self.run(StoreConformance.commitWakeUps) }
-    @Test func auditLogs() async throws { try await Self.run(StoreConformance.auditLogs) }
-    @Test func notifications() async throws { try await Self.run(StoreConformance.notifications) }
-    @Test func idempotency() async throws { try await Self.run(StoreConformance.idempotency) }
-    @Test func idempotencyConcurrent() async throws { try await Self.run(StoreConformance.idempotencyConcurrent) }
-    @Test func serviceAccounts() async throws { try await Self.run(StoreConformance.serviceAccounts) }
-    @Test func signingKeys() async throws { try await Self.run(StoreConformance.signingKeys) }
-
-    @Test func everyCheckHasATest() {
-        // Keeps this file in step with the suite: one @Test above per check.
-        #expect(StoreConformance.checks.count == 26)
+    /// Every check of the suite, one test case each (the suite's `checks` list is the only list).
+    @Test(arguments: StoreConformance.checks)
+    func check(_ check: StoreConformance.Check) async throws {
+        try await Self.run(check.run)
     }
 }
 

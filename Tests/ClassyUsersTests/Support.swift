@@ -6,29 +6,6 @@ import Foundation
 import GRPCCore
 import Testing
 
-/// The test ran past its time limit.
-struct TimedOut: Error, CustomStringConvertible {
-    var seconds: Double
-    var description: String { "timed out after \(seconds) s" }
-}
-
-/// Runs `body`, failing with ``TimedOut`` if it takes longer than `seconds` (bounds every stream test).
-func withTimeout<T: Sendable>(
-    _ seconds: Double = 20,
-    _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw TimedOut(seconds: seconds)
-        }
-        defer { group.cancelAll() }
-        guard let result = try await group.next() else { throw TimedOut(seconds: seconds) }
-        return result
-    }
-}
-
 extension TestServer {
     /// Opens another session for an existing user and returns its access token and session id.
     func openSession(for user: UserRecord) async throws -> (accessToken: String, sessionID: String) {

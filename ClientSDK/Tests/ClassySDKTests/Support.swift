@@ -9,29 +9,6 @@ import Testing
 
 @_spi(Testing) @testable import ClassySDK
 
-/// The test ran past its time limit.
-struct TimedOut: Error, CustomStringConvertible {
-    var seconds: Double
-    var description: String { "timed out after \(seconds) s" }
-}
-
-/// Runs `body`, failing with ``TimedOut`` if it takes longer than `seconds` (bounds every waiting test).
-func withTimeout<T: Sendable>(
-    _ seconds: Double = 30,
-    _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw TimedOut(seconds: seconds)
-        }
-        defer { group.cancelAll() }
-        guard let result = try await group.next() else { throw TimedOut(seconds: seconds) }
-        return result
-    }
-}
-
 /// A temporary folder removed at the end of the scope.
 func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-sdk-\(UUID().uuidString)")
