@@ -73,18 +73,17 @@ extension AuthService {
         ipAddress: String,
         now: Date
     ) async throws -> NewNotification? {
-        let sessions = try await store.activeSessions(userID: user.id, now: now, after: nil, limit: 200)
-        guard !sessions.isEmpty else { return nil }
-        let seen = sessions.contains {
-            $0.deviceName == client.deviceName && $0.platform == client.platform && $0.userAgent == client.userAgent
+        let device = SessionDevice(deviceName: client.deviceName, platform: client.platform, userAgent: client.userAgent)
+        // A first sign-in and a sign-in from a device with an active session are not news.
+        guard try await store.deviceSighting(userID: user.id, device: device, now: now) == .newDevice else {
+            return nil
         }
-        guard !seen else { return nil }
-        let device = client.deviceName.isEmpty ? "a new device" : client.deviceName
+        let deviceLabel = client.deviceName.isEmpty ? "a new device" : client.deviceName
         return NewNotification(
             userID: user.id,
             kind: Classy_Users_V1_NotificationKind.newSignIn.storeValue,
             title: "New sign-in",
-            body: "Your account was signed in from \(device).",
+            body: "Your account was signed in from \(deviceLabel).",
             data: [
                 "ip_address": ipAddress, "device_name": client.deviceName, "platform": client.platform,
                 "user_agent": client.userAgent,

@@ -46,11 +46,43 @@ public protocol SessionStore: Sendable {
     /// Lists a user's active sessions, newest first, continuing after `after`.
     func activeSessions(userID: String, now: Date, after: TimeCursor?, limit: Int) async throws -> [SessionRecord]
 
+    /// Tells whether the user has active sessions and whether one of them is from this device (same device name,
+    /// platform and user agent), without reading the sessions out: Login sends its new-sign-in notice from it.
+    func deviceSighting(userID: String, device: SessionDevice, now: Date) async throws -> DeviceSighting
+
     /// Counts active sessions of one user, or of everyone when `userID` is `nil`.
     func countActiveSessions(userID: String?, now: Date) async throws -> Int
 
     /// Deletes sessions that expired before `date`; returns how many.
     func deleteSessions(expiredBefore date: Date) async throws -> Int
+}
+
+/// The client a session was signed in from, as ``SessionStore/deviceSighting(userID:device:now:)`` compares it.
+public struct SessionDevice: Sendable, Hashable {
+    public var deviceName: String
+    public var platform: String
+    public var userAgent: String
+
+    public init(deviceName: String, platform: String, userAgent: String) {
+        self.deviceName = deviceName
+        self.platform = platform
+        self.userAgent = userAgent
+    }
+
+    /// The device of an existing session.
+    public init(_ session: SessionRecord) {
+        self.init(deviceName: session.deviceName, platform: session.platform, userAgent: session.userAgent)
+    }
+}
+
+/// What a user's active sessions say about the device of a new sign-in.
+public enum DeviceSighting: Int, Sendable, Hashable {
+    /// The user has no active session.
+    case noActiveSessions = 0
+    /// Active sessions exist, none from this device.
+    case newDevice = 1
+    /// An active session is from this device.
+    case knownDevice = 2
 }
 
 extension SessionStore {

@@ -118,6 +118,45 @@ extension StoreConformance {
     }
 
     /// The refresh-token compare-and-swap: rotate, replay within grace, reuse after grace or of older tokens.
+    /// No active session, a known device (all three fields equal), a new device; revoked and expired sessions
+    /// and other users' sessions do not count.
+    public static func deviceSighting(_ makeStore: @escaping StoreFactory) async throws {
+        try await withStore(makeStore) { store async throws in
+            let user = try await makeUser(store, email: "devices@example.com")
+            let other = try await makeUser(store, email: "devices-other@example.com")
+            let known = SessionDevice(deviceName: "test device", platform: "linux", userAgent: "conformance/1.0")
+            #expect(try await store.deviceSighting(userID: user.id, device: known, now: at(1)) == .noActiveSessions)
+
+            _ = try await store.createSession(makeSession(userID: other.id, refreshHash: "o1"), effects: .none)
+            #expect(try await store.deviceSighting(userID: user.id, device: known, now: at(1)) == .noActiveSessions)
+
+            let short = try await store.createSession(
+                makeSession(userID: user.id, refreshHash: "d1", expireTime: at(10)), effects: .none)
+            #expect(SessionDevice(short) == known)
+            #expect(try await store.deviceSighting(userID: user.id, device: known, now: at(1)) == .knownDevice)
+            for changed in [
+                SessionDevice(deviceName: "other device", platform: "linux", userAgent: "conformance/1.0"),
+                SessionDevice(deviceName: "test device", platform: "macos", userAgent: "conformance/1.0"),
+                SessionDevice(deviceName: "test device", platform: "linux", userAgent: "conformance/2.0"),
+            ] {
+                #expect(try await store.deviceSighting(userID: user.id, device: changed, now: at(1)) == .newDevice)
+            }
+            // Expired: as if it never was.
+            #expect(try await store.deviceSighting(userID: user.id, device: known, now: at(11)) == .noActiveSessions)
+
+            // A session from another device beside it, then this device's session revoked.
+            var elsewhere = makeSession(userID: user.id, refreshHash: "d2", createTime: at(2))
+            elsewhere.deviceName = "phone"
+            _ = try await store.createSession(elsewhere, effects: .none)
+            #expect(try await store.deviceSighting(userID: user.id, device: known, now: at(5)) == .knownDevice)
+            try await store.revokeSession(id: short.id, reason: "logout", now: at(3))
+            #expect(try await store.deviceSighting(userID: user.id, device: known, now: at(5)) == .newDevice)
+            #expect(
+                try await store.deviceSighting(userID: user.id, device: SessionDevice(elsewhere), now: at(5))
+                    == .knownDevice)
+        }
+    }
+
     public static func refreshRotation(_ makeStore: @escaping StoreFactory) async throws {
         try await withStore(makeStore) { store async throws in
             let user = try await makeUser(store, email: "rotate@example.com")

@@ -38,6 +38,7 @@ public enum StoreConformance {
         Check(name: "userChangeFeed", run: userChangeFeed),
         Check(name: "userListing", run: userListing),
         Check(name: "sessions", run: sessions),
+        Check(name: "deviceSighting", run: deviceSighting),
         Check(name: "refreshRotation", run: refreshRotation),
         Check(name: "refreshRotationConcurrent", run: refreshRotationConcurrent),
         Check(name: "failureCounters", run: failureCounters),

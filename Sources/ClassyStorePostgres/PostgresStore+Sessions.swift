@@ -147,6 +147,30 @@ extension PostgresStore {
         return try await read { connection in try await connection.rows(query).all(SessionRecord.init) }
     }
 
+    /// Answers from the user's active sessions in one query.
+    public func deviceSighting(userID: String, device: SessionDevice, now: Date) async throws -> DeviceSighting {
+        let code = try await read { connection in
+            try await connection.rows(
+                """
+                SELECT (CASE
+                    WHEN EXISTS (
+                        SELECT 1 FROM sessions
+                        WHERE user_id = \(userID) AND revoked_time IS NULL AND expire_time > \(now.storageValue)
+                            AND device_name = \(device.deviceName) AND platform = \(device.platform)
+                            AND user_agent = \(device.userAgent)
+                    ) THEN 2
+                    WHEN EXISTS (
+                        SELECT 1 FROM sessions
+                        WHERE user_id = \(userID) AND revoked_time IS NULL AND expire_time > \(now.storageValue)
+                    ) THEN 1
+                    ELSE 0
+                END)::bigint
+                """
+            ).scalar(Int64.self)
+        }
+        return code.flatMap { DeviceSighting(rawValue: Int($0)) } ?? .noActiveSessions
+    }
+
     /// Counts active sessions of a user, or of everyone.
     public func countActiveSessions(userID: String?, now: Date) async throws -> Int {
         try await read { connection in try await Self.countActiveSessions(userID: userID, now: now, on: connection) }

@@ -12,7 +12,7 @@ extension SQLiteStore {
         let after = Int64(clamping: sequence)
         let kinds = (types ?? []).map(\.rawValue).sorted()
         let limit = max(0, limit)
-        return try await read { db in
+        return try await readDetached { db in
             var filter = SQLFilter()
             filter.add("sequence > ?", after)
             if !kinds.isEmpty {
@@ -21,11 +21,11 @@ extension SQLiteStore {
                     values: kinds
                 )
             }
-            return try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM events \(filter.whereClause) ORDER BY sequence LIMIT ?",
-                arguments: filter.statementArguments(limit)
-            ).map(EventRecord.init(row:))
+            return try Row.decodeAll(
+                try db.makeStatement(sql: "SELECT * FROM events \(filter.whereClause) ORDER BY sequence LIMIT ?"),
+                arguments: filter.statementArguments(limit),
+                as: EventRecord.init(row:)
+            )
         }
     }
 
@@ -64,8 +64,8 @@ extension SQLiteStore {
         if let after = query.after { filter.add("(time, id) < (?, ?)", after.time.storageValue, after.id) }
         let sql = "SELECT * FROM audit_logs \(filter.whereClause) ORDER BY time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, query.limit))
-        return try await read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(AuditEntryRecord.init(row:))
+        return try await readDetached { db in
+            try Row.decodeAll(try db.cachedStatement(sql: sql), arguments: arguments, as: AuditEntryRecord.init(row:))
         }
     }
 }

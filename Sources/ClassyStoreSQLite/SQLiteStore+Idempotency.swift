@@ -51,10 +51,9 @@ extension SQLiteStore {
         notBefore: Date,
         in db: Database
     ) throws -> IdempotencyRecord? {
-        try Row.fetchOne(
+        try Row.decodeOne(
             try db.cachedStatement(
                 sql: "SELECT * FROM idempotency_keys WHERE caller_key = ? AND key = ? AND create_time >= ?"),
-            arguments: [callerKey, key, notBefore.storageValue]
-        ).map(IdempotencyRecord.init(row:))
+            arguments: [callerKey, key, notBefore.storageValue], as: IdempotencyRecord.init(row:))
     }
 }

@@ -13,7 +13,7 @@ extension SQLiteStore {
         let end = now.storageValue
         let buckets = max(1, Int((now.timeIntervalSince(since) / 60).rounded(.up)))
         let topLimit = max(0, topFailingIPLimit)
-        return try await read { db in
+        return try await readDetached { db in
             let totals = try Row.fetchOne(
                 try db.cachedStatement(
                     sql: """

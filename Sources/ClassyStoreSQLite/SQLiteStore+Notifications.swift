@@ -5,12 +5,11 @@ import GRDB
 extension SQLiteStore {
     /// Returns the user's notifications after `cursor`, ascending.
     public func notifications(userID: String, after cursor: Int64, limit: Int) async throws -> [NotificationRecord] {
-        try await read { db in
-            try Row.fetchAll(
+        try await readDetached { db in
+            try Row.decodeAll(
                 try db.cachedStatement(
                     sql: "SELECT * FROM notifications WHERE user_id = ? AND cursor > ? ORDER BY cursor LIMIT ?"),
-                arguments: [userID, cursor, max(0, limit)]
-            ).map(NotificationRecord.init(row:))
+                arguments: [userID, cursor, max(0, limit)], as: NotificationRecord.init(row:))
         }
     }
 
@@ -26,9 +25,8 @@ extension SQLiteStore {
         if let before { filter.add("cursor < ?", before) }
         let sql = "SELECT * FROM notifications \(filter.whereClause) ORDER BY cursor DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, limit))
-        return try await read { db in
-            let notifications = try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(
-                NotificationRecord.init(row:))
+        return try await readDetached { db in
+            let notifications = try Row.decodeAll(try db.cachedStatement(sql: sql), arguments: arguments, as: NotificationRecord.init(row:))
             let unread = try Self.unreadCount(userID: userID, in: db)
             return NotificationPage(notifications: notifications, unreadCount: unread)
         }
@@ -36,7 +34,7 @@ extension SQLiteStore {
 
     /// Counts the user's unread notifications.
     public func unreadNotificationCount(userID: String) async throws -> Int {
-        try await read { db in try Self.unreadCount(userID: userID, in: db) }
+        try await readDetached { db in try Self.unreadCount(userID: userID, in: db) }
     }
 
     /// Marks the selected unread notifications as read; returns how many changed.

@@ -209,16 +209,15 @@ extension SQLiteStore {
 
     /// Returns every block in force at `now`.
     public func activeBlocks(now: Date) async throws -> [BlockedIPRecord] {
-        try await read { db in
-            try Row.fetchAll(
+        try await readDetached { db in
+            try Row.decodeAll(
                 try db.cachedStatement(
                     sql: """
                         SELECT * FROM blocked_ips
                         WHERE unblocked_time IS NULL AND (permanent = 1 OR blocked_until > ?)
                         ORDER BY create_time, id
                         """),
-                arguments: [now.storageValue]
-            ).map(BlockedIPRecord.init(row:))
+                arguments: [now.storageValue], as: BlockedIPRecord.init(row:))
         }
     }
 
@@ -243,8 +242,8 @@ extension SQLiteStore {
         if let after = query.after { filter.add("(create_time, id) < (?, ?)", after.time.storageValue, after.id) }
         let sql = "SELECT * FROM blocked_ips \(filter.whereClause) ORDER BY create_time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, query.limit))
-        return try await read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(BlockedIPRecord.init(row:))
+        return try await readDetached { db in
+            try Row.decodeAll(try db.cachedStatement(sql: sql), arguments: arguments, as: BlockedIPRecord.init(row:))
         }
     }
 
@@ -259,8 +258,8 @@ extension SQLiteStore {
         if let after = query.after { filter.add("(time, id) < (?, ?)", after.time.storageValue, after.id) }
         let sql = "SELECT * FROM login_attempts \(filter.whereClause) ORDER BY time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, query.limit))
-        return try await read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(LoginAttemptRecord.init(row:))
+        return try await readDetached { db in
+            try Row.decodeAll(try db.cachedStatement(sql: sql), arguments: arguments, as: LoginAttemptRecord.init(row:))
         }
     }
 
@@ -319,19 +318,17 @@ extension SQLiteStore {
     }
 
     static func fetchLock(email: String, in db: Database) throws -> AccountLockRecord? {
-        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM account_locks WHERE email = ?"), arguments: [email])
-            .map(AccountLockRecord.init(row:))
+        try Row.decodeOne(try db.cachedStatement(sql: "SELECT * FROM account_locks WHERE email = ?"), arguments: [email], as: AccountLockRecord.init(row:))
     }
 
     static func fetchActiveBlock(ipAddress: String, now: Date, in db: Database) throws -> BlockedIPRecord? {
-        try Row.fetchOne(
+        try Row.decodeOne(
             try db.cachedStatement(
                 sql: """
                     SELECT * FROM blocked_ips
                     WHERE ip_address = ? AND unblocked_time IS NULL AND (permanent = 1 OR blocked_until > ?)
                     ORDER BY create_time DESC, id DESC LIMIT 1
                     """),
-            arguments: [ipAddress, now.storageValue]
-        ).map(BlockedIPRecord.init(row:))
+            arguments: [ipAddress, now.storageValue], as: BlockedIPRecord.init(row:))
     }
 }

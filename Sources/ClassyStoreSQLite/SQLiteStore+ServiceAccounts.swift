@@ -32,21 +32,18 @@ extension SQLiteStore {
     /// Returns the account with `id`, deleted ones included.
     public func serviceAccount(id: String) async throws -> ServiceAccountRecord? {
         try await read { db in
-            try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT * FROM service_accounts WHERE id = ?"), arguments: [id]
-            )
-            .map(ServiceAccountRecord.init(row:))
+            try Row.decodeOne(
+                try db.cachedStatement(sql: "SELECT * FROM service_accounts WHERE id = ?"), arguments: [id], as: ServiceAccountRecord.init(row:))
         }
     }
 
     /// Returns the non-deleted account with `clientID`.
     public func serviceAccount(clientID: String) async throws -> ServiceAccountRecord? {
         try await read { db in
-            try Row.fetchOne(
+            try Row.decodeOne(
                 try db.cachedStatement(
                     sql: "SELECT * FROM service_accounts WHERE client_id = ? AND deleted = 0"),
-                arguments: [clientID]
-            ).map(ServiceAccountRecord.init(row:))
+                arguments: [clientID], as: ServiceAccountRecord.init(row:))
         }
     }
 
@@ -57,9 +54,8 @@ extension SQLiteStore {
         if let after { filter.add("(create_time, id) < (?, ?)", after.time.storageValue, after.id) }
         let sql = "SELECT * FROM service_accounts \(filter.whereClause) ORDER BY create_time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, limit))
-        return try await read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(
-                ServiceAccountRecord.init(row:))
+        return try await readDetached { db in
+            try Row.decodeAll(try db.cachedStatement(sql: sql), arguments: arguments, as: ServiceAccountRecord.init(row:))
         }
     }
 
@@ -71,11 +67,10 @@ extension SQLiteStore {
     {
         try await write { db -> (ServiceAccountRecord?, StoreEffects) in
             guard
-                var account = try Row.fetchOne(
+                var account = try Row.decodeOne(
                     try db.cachedStatement(
                         sql: "SELECT * FROM service_accounts WHERE id = ? AND deleted = 0"),
-                    arguments: [id]
-                ).map(ServiceAccountRecord.init(row:))
+                    arguments: [id], as: ServiceAccountRecord.init(row:))
             else {
                 return (nil, .none)
             }

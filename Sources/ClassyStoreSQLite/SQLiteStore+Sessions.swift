@@ -22,18 +22,17 @@ extension SQLiteStore {
         let generation = sessionCache.generation
         let entry = try await read { db -> SessionCache.Entry? in
             guard
-                let sessionRow = try Row.fetchOne(
-                    try db.cachedStatement(sql: "SELECT rowid AS row_id, * FROM sessions WHERE id = ?"), arguments: [id]
+                let (session, sessionRowID) = try Row.decodeOne(
+                    try db.cachedStatement(sql: "SELECT rowid AS row_id, * FROM sessions WHERE id = ?"), arguments: [id],
+                    as: { (SessionRecord(row: $0), $0["row_id"] as Int64) }
                 ),
-                let userRow = try Row.fetchOne(
+                let (user, userRowID) = try Row.decodeOne(
                     try db.cachedStatement(sql: "SELECT rowid AS row_id, * FROM users WHERE id = ?"),
-                    arguments: [sessionRow["user_id"] as String]
+                    arguments: [session.userID],
+                    as: { (try UserRecord(row: $0), $0["row_id"] as Int64) }
                 )
             else { return nil }
-            return SessionCache.Entry(
-                session: SessionRecord(row: sessionRow), user: try UserRecord(row: userRow),
-                sessionRowID: sessionRow["row_id"], userRowID: userRow["row_id"]
-            )
+            return SessionCache.Entry(session: session, user: user, sessionRowID: sessionRowID, userRowID: userRowID)
         }
         guard let entry else { return nil }
         sessionCache.store(entry, generation: generation)
@@ -54,15 +53,14 @@ extension SQLiteStore {
     }
 
     static func fetchSession(refreshHash: String, in db: Database) throws -> SessionRecord? {
-        try Row.fetchOne(
+        try Row.decodeOne(
             try db.cachedStatement(
                 sql: """
                     SELECT sessions.* FROM refresh_tokens
                     JOIN sessions ON sessions.id = refresh_tokens.session_id
                     WHERE refresh_tokens.hash = ?
                     """),
-            arguments: [refreshHash]
-        ).map(SessionRecord.init(row:))
+            arguments: [refreshHash], as: SessionRecord.init(row:))
     }
 
     /// Sets the session's last-used time.
@@ -168,14 +166,28 @@ extension SQLiteStore {
         if let after { filter.add("(create_time, id) < (?, ?)", after.time.storageValue, after.id) }
         let sql = "SELECT * FROM sessions \(filter.whereClause) ORDER BY create_time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, limit))
-        return try await read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(SessionRecord.init(row:))
+        return try await readDetached { db in
+            try Row.decodeAll(try db.cachedStatement(sql: sql), arguments: arguments, as: SessionRecord.init(row:))
         }
+    }
+
+    /// Answers from the user's active-session index in one query.
+    public func deviceSighting(userID: String, device: SessionDevice, now: Date) async throws -> DeviceSighting {
+        let code = try await read { db in
+            try Int.fetchOne(
+                try db.cachedStatement(sql: SessionDeviceSQL.sighting),
+                arguments: [
+                    userID, now.storageValue, device.deviceName, device.platform, device.userAgent, userID,
+                    now.storageValue,
+                ]
+            )
+        }
+        return code.flatMap(DeviceSighting.init(rawValue:)) ?? .noActiveSessions
     }
 
     /// Counts active sessions of a user, or of everyone.
     public func countActiveSessions(userID: String?, now: Date) async throws -> Int {
-        try await read { db in try Self.countActiveSessions(userID: userID, now: now, in: db) }
+        try await readDetached { db in try Self.countActiveSessions(userID: userID, now: now, in: db) }
     }
 
     /// Deletes sessions that expired before `date`.
@@ -191,8 +203,7 @@ extension SQLiteStore {
     // MARK: - Transaction building blocks
 
     static func fetchSession(id: String, in db: Database) throws -> SessionRecord? {
-        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE id = ?"), arguments: [id]).map(
-            SessionRecord.init(row:))
+        try Row.decodeOne(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE id = ?"), arguments: [id], as: SessionRecord.init(row:))
     }
 
     static func insertSession(_ session: SessionRecord, in db: Database) throws {
@@ -275,4 +286,20 @@ extension SQLiteStore {
             arguments: [now.storageValue]
         ) ?? 0
     }
+}
+
+/// The query behind ``SQLiteStore/deviceSighting(userID:device:now:)`` (the values of ``DeviceSighting``).
+enum SessionDeviceSQL {
+    static let sighting = """
+        SELECT CASE
+            WHEN EXISTS (
+                SELECT 1 FROM sessions WHERE user_id = ? AND revoked_time IS NULL AND expire_time > ?
+                    AND device_name = ? AND platform = ? AND user_agent = ?
+            ) THEN 2
+            WHEN EXISTS (
+                SELECT 1 FROM sessions WHERE user_id = ? AND revoked_time IS NULL AND expire_time > ?
+            ) THEN 1
+            ELSE 0
+        END
+        """
 }

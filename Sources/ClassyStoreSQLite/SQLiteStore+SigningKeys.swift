@@ -23,21 +23,19 @@ extension SQLiteStore {
     /// Returns every key, oldest first.
     public func signingKeys() async throws -> [SigningKeyRecord] {
         try await read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM signing_keys ORDER BY create_time, id"))
-                .map(SigningKeyRecord.init(row:))
+            try Row.decodeAll(try db.cachedStatement(sql: "SELECT * FROM signing_keys ORDER BY create_time, id"), as: SigningKeyRecord.init(row:))
         }
     }
 
     /// Returns the keys published at `now`, oldest first.
     public func publishedSigningKeys(now: Date) async throws -> [SigningKeyRecord] {
         try await read { db in
-            try Row.fetchAll(
+            try Row.decodeAll(
                 try db.cachedStatement(
                     sql:
                         "SELECT * FROM signing_keys WHERE expire_time IS NULL OR expire_time > ? ORDER BY create_time, id"
                 ),
-                arguments: [now.storageValue]
-            ).map(SigningKeyRecord.init(row:))
+                arguments: [now.storageValue], as: SigningKeyRecord.init(row:))
         }
     }
 
@@ -49,10 +47,8 @@ extension SQLiteStore {
             ).execute(
                 arguments: [retireTime.storageValue, expireTime.storageValue, id]
             )
-            return try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT * FROM signing_keys WHERE id = ?"), arguments: [id]
-            )
-            .map(SigningKeyRecord.init(row:))
+            return try Row.decodeOne(
+                try db.cachedStatement(sql: "SELECT * FROM signing_keys WHERE id = ?"), arguments: [id], as: SigningKeyRecord.init(row:))
         }
     }
 }

@@ -59,24 +59,21 @@ extension SQLiteStore {
     public func user(email: String) async throws -> UserRecord? {
         let email = EmailNormalization.normalize(email)
         return try await read { db in
-            try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT * FROM users WHERE email = ? AND deleted = 0"), arguments: [email]
-            )
-            .map(UserRecord.init(row:))
+            try Row.decodeOne(
+                try db.cachedStatement(sql: "SELECT * FROM users WHERE email = ? AND deleted = 0"), arguments: [email], as: UserRecord.init(row:))
         }
     }
 
     /// Returns the primary admin.
     public func primaryAdmin() async throws -> UserRecord? {
         try await read { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE is_primary_admin = 1")).map(
-                UserRecord.init(row:))
+            try Row.decodeOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE is_primary_admin = 1"), as: UserRecord.init(row:))
         }
     }
 
     /// Counts users.
     public func countUsers(includeDeleted: Bool) async throws -> Int {
-        try await read { db in
+        try await readDetached { db in
             try Int.fetchOne(
                 try db.cachedStatement(
                     sql: includeDeleted ? "SELECT COUNT(*) FROM users" : "SELECT COUNT(*) FROM users WHERE deleted = 0")
@@ -209,9 +206,8 @@ extension SQLiteStore {
         }
         let pageSQL = "SELECT * FROM users \(filter.whereClause) ORDER BY \(order) LIMIT ?"
         let pageArguments = filter.statementArguments(max(0, query.limit))
-        return try await read { db in
-            let users = try Row.fetchAll(try db.cachedStatement(sql: pageSQL), arguments: pageArguments).map(
-                UserRecord.init(row:))
+        return try await readDetached { db in
+            let users = try Row.decodeAll(try db.cachedStatement(sql: pageSQL), arguments: pageArguments, as: UserRecord.init(row:))
             let total = try Int.fetchOne(try db.cachedStatement(sql: countSQL), arguments: countArguments) ?? 0
             return UserPage(users: users, totalCount: total)
         }
@@ -219,12 +215,11 @@ extension SQLiteStore {
 
     /// Returns users changed after `sequence`, in change order, tombstones included.
     public func userChanges(after sequence: Int64, limit: Int) async throws -> [UserRecord] {
-        try await read { db in
-            try Row.fetchAll(
+        try await readDetached { db in
+            try Row.decodeAll(
                 try db.cachedStatement(
                     sql: "SELECT * FROM users WHERE change_sequence > ? ORDER BY change_sequence LIMIT ?"),
-                arguments: [sequence, max(0, limit)]
-            ).map(UserRecord.init(row:))
+                arguments: [sequence, max(0, limit)], as: UserRecord.init(row:))
         }
     }
 
@@ -239,8 +234,7 @@ extension SQLiteStore {
     // MARK: - Transaction building blocks
 
     static func fetchUser(id: String, in db: Database) throws -> UserRecord? {
-        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE id = ?"), arguments: [id]).map(
-            UserRecord.init(row:))
+        try Row.decodeOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE id = ?"), arguments: [id], as: UserRecord.init(row:))
     }
 
     /// Returns the non-deleted user, checking the etag when one is given.
