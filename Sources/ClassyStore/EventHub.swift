@@ -98,6 +98,7 @@ public final class EventHub: Sendable {
         for await commit in commits {
             guard let last = commit.lastEventSequence else { continue }
             if let cursor = state.withLock({ $0.cursor }), cursor >= last { continue }
+            if advanceUnattended(to: last) { continue }
             try await catchUpRetrying()
             // The first event after a quiet spell goes out at once; a busy log is fanned out in rounds, each
             // subscriber getting everything committed during the pause in one batch.
@@ -177,6 +178,20 @@ public final class EventHub: Sendable {
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
             }
+        }
+    }
+
+    /// With no attached subscriber there is nothing to fan out: moves the cursor to `sequence` without reading the
+    /// log and returns true (false while someone is attached, or before the hub knows where the log is).
+    ///
+    /// Live-only subscriptions made from now on start after `sequence`, which was committed before them (sequences
+    /// commit in order, so everything up to it is in the log); replaying ones read the log up to the cursor
+    /// themselves before they attach.
+    private func advanceUnattended(to sequence: UInt64) -> Bool {
+        state.withLock { state in
+            guard state.attached.isEmpty, let cursor = state.cursor else { return false }
+            state.cursor = max(cursor, sequence)
+            return true
         }
     }
 

@@ -97,6 +97,31 @@ struct EventHubTests {
         }
     }
 
+    @Test("with nobody attached the hub moves on without reading the log; later subscribers miss nothing")
+    func unattended() async throws {
+        let store = try SQLiteStore.inMemory()
+        try await store.migrate()
+        let log = CountingEventLog(store: store)
+        let hub = EventHub(log: log, pageSize: 4)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await hub.run() }
+            // The hub's start-up catch-up reads once.
+            while log.pageReads < 1 { await Task.yield() }
+            let early = try await Self.commit(20, to: store)
+            while hub.cursor != early.last { await Task.yield() }
+            #expect(log.pageReads == 1)
+
+            // A live-only subscriber starts after what was committed before it; a replaying one gets all of it.
+            let live = hub.subscribe(after: nil)
+            let replaying = hub.subscribe(after: early[4])
+            let later = try await Self.commit(6, to: store)
+            #expect(try await Self.collect(live, through: later.last!) == later)
+            #expect(try await Self.collect(replaying, through: later.last!) == Array(early[5...]) + later)
+            #expect(log.pageReads > 0)
+            group.cancelAll()
+        }
+    }
+
     @Test("type filters apply to replay and live events")
     func filters() async throws {
         try await withHub(pageSize: 3) { store, hub in
@@ -219,4 +244,25 @@ final class Box<Value: Sendable>: Sendable {
     var value: Value { storage.withLock { $0 } }
 
     func update(_ change: (inout Value) -> Void) { storage.withLock { change(&$0) } }
+}
+
+/// Forwards to a store and counts the pages of events read from it.
+final class CountingEventLog: EventLog {
+    let store: SQLiteStore
+    private let reads = Mutex(0)
+
+    init(store: SQLiteStore) { self.store = store }
+
+    var pageReads: Int { reads.withLock { $0 } }
+
+    func events(after sequence: UInt64, types: Set<SecurityEventKind>?, limit: Int) async throws -> [EventRecord] {
+        reads.withLock { $0 += 1 }
+        return try await store.events(after: sequence, types: types, limit: limit)
+    }
+
+    func latestEventSequence() async throws -> UInt64 { try await store.latestEventSequence() }
+
+    func commit(_ effects: StoreEffects) async throws -> CommittedEffects { try await store.commit(effects) }
+
+    func commits() -> AsyncStream<StoreCommit> { store.commits() }
 }
