@@ -312,8 +312,8 @@ public struct LoginGuard: Sendable {
 
     /// Stores the new session and the successful attempt in one transaction; returns the updated user.
     ///
-    /// The store resets the email's failure counter in that transaction; the IP attempt counted at admission is
-    /// then un-counted.
+    /// The store resets the email's failure counter and un-counts the IP attempt counted at admission in that
+    /// same transaction.
     public func recordSuccess(
         _ context: LoginContext,
         session: SessionRecord,
@@ -323,12 +323,11 @@ public struct LoginGuard: Sendable {
         let attempt = attemptRecord(
             context, success: true, reason: nil, userID: session.userID, sessionID: session.id, time: clock.now()
         )
+        let ip = context.admission.counted?.ip
         let user = try await store.recordSuccessfulLogin(
-            session: session, attempt: attempt, effects: Self.event(for: attempt).merging(effects)
+            session: session, attempt: attempt, ipSuccessKey: ip?.successesKey, window: policy.ip.window,
+            effects: Self.event(for: attempt).merging(effects)
         )
-        if let counted = context.admission.counted {
-            try await uncountIPAttempt(counted, now: attempt.time)
-        }
         context.admission.endInFlight()
         return user
     }

@@ -11,7 +11,7 @@ import Foundation
 /// that pushes the time and pulls expired entries.)
 public protocol SecurityStore: Sendable {
     /// Stores an attempt that does not count toward locks or blocks (success paths use
-    /// ``recordSuccessfulLogin(session:attempt:effects:)``).
+    /// ``recordSuccessfulLogin(session:attempt:ipSuccessKey:window:effects:)``).
     func recordLoginAttempt(_ attempt: LoginAttemptRecord, effects: StoreEffects) async throws
 
     /// Counts a failed login for the email and/or the IP key and returns the counts within `window`,
@@ -32,11 +32,15 @@ public protocol SecurityStore: Sendable {
     func loginFailureCounts(email: String?, ipKey: String?, window: TimeInterval, now: Date) async throws
         -> LoginFailureCounts
 
-    /// In one transaction: stores the session, sets the user's last login, resets the email's failure counter
-    /// and stores the attempt and `effects`; returns the updated user.
+    /// In one transaction: stores the session, sets the user's last login, resets the email's failure counter,
+    /// counts one entry under `ipSuccessKey` when given (as ``recordLoginFailure(email:ipKey:window:now:attempt:effects:)``
+    /// counts under an IP key, at the attempt's time, within `window`; Login keeps an IP's successes there) and
+    /// stores the attempt and `effects`; returns the updated user.
     func recordSuccessfulLogin(
         session: SessionRecord,
         attempt: LoginAttemptRecord,
+        ipSuccessKey: String?,
+        window: TimeInterval,
         effects: StoreEffects
     ) async throws -> UserRecord
 
@@ -87,4 +91,15 @@ public protocol SecurityStore: Sendable {
 
     /// Computes security metrics for attempts in `[since, now)` and the state in force at `now`.
     func securityMetrics(since: Date, now: Date, topFailingIPLimit: Int) async throws -> SecurityMetricsSnapshot
+}
+
+extension SecurityStore {
+    /// Records a successful login without counting an IP success.
+    public func recordSuccessfulLogin(
+        session: SessionRecord,
+        attempt: LoginAttemptRecord,
+        effects: StoreEffects
+    ) async throws -> UserRecord {
+        try await recordSuccessfulLogin(session: session, attempt: attempt, ipSuccessKey: nil, window: 0, effects: effects)
+    }
 }

@@ -81,12 +81,20 @@ extension StoreConformance {
             effects.event(event(.loginAttempt, "ok", time: at(2)))
             effects.notify(NewNotification(userID: user.id, kind: "NEW_SIGN_IN", title: "New sign-in",
                                            body: "linux", createTime: at(2)))
-            let updated = try await store.recordSuccessfulLogin(session: session, attempt: attempt, effects: effects)
+            let updated = try await store.recordSuccessfulLogin(
+                session: session, attempt: attempt, ipSuccessKey: "192.0.2.1#successes", window: 900, effects: effects)
             #expect(updated.lastLoginTime == at(2) && updated.etag == user.etag)
             #expect(try await store.session(id: session.id) == session)
             let counts = try await store.loginFailureCounts(email: "login@example.com", ipKey: "192.0.2.1",
                                                             window: 900, now: at(3))
             #expect(counts == LoginFailureCounts(email: 0, ip: 1))
+            let successes = try await store.loginFailureCounts(email: nil, ipKey: "192.0.2.1#successes", window: 900,
+                                                               now: at(3))
+            #expect(successes.ip == 1)
+            // Counted at the attempt's time, within the window.
+            let later = try await store.loginFailureCounts(email: nil, ipKey: "192.0.2.1#successes", window: 900,
+                                                           now: at(903))
+            #expect(later.ip == 0)
             let stored = try await store.listLoginAttempts(LoginAttemptQuery(success: true))
             #expect(stored.map(\.id) == [attempt.id])
             #expect(stored.first?.email == "login@example.com")
@@ -97,9 +105,14 @@ extension StoreConformance {
             let badAttempt = LoginAttemptRecord(email: "x@example.com", ipAddress: "192.0.2.1", success: true,
                                                 time: at(4))
             await expectStoreError(.notFound) {
-                try await store.recordSuccessfulLogin(session: bad, attempt: badAttempt, effects: auditEffects("x"))
+                try await store.recordSuccessfulLogin(
+                    session: bad, attempt: badAttempt, ipSuccessKey: "192.0.2.1#successes", window: 900,
+                    effects: auditEffects("x"))
             }
             #expect(try await store.listLoginAttempts(LoginAttemptQuery()).count == 1)
+            let unchanged = try await store.loginFailureCounts(email: nil, ipKey: "192.0.2.1#successes", window: 900,
+                                                               now: at(5))
+            #expect(unchanged.ip == 1)
             #expect(try await store.listAuditLogs(AuditQuery()).isEmpty)
         }
     }

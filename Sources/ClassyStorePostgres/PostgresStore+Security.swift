@@ -59,18 +59,25 @@ extension PostgresStore {
         }
     }
 
-    /// Stores the session, last login, attempt and effects, and resets the email's failures, in one transaction.
+    /// Stores the session, last login, attempt and effects, resets the email's failures and counts the IP's
+    /// success, in one transaction (the email's key locked before the IP's, as when counting failures).
     public func recordSuccessfulLogin(
         session: SessionRecord,
         attempt: LoginAttemptRecord,
+        ipSuccessKey: String?,
+        window: TimeInterval,
         effects: StoreEffects
     ) async throws -> UserRecord {
         let emailKey = Self.failureKey(email: attempt.email)
+        let successKey = ipSuccessKey.map { Self.failureKey(ip: $0) }
         return try await write(effects: effects) { connection in
             try await Self.insertSession(session, on: connection)
             try await Self.setLastLogin(userID: session.userID, time: attempt.time, on: connection)
             try await connection.lock(emailKey)
             try await connection.exec("DELETE FROM login_failures WHERE scope_key = \(emailKey)")
+            if let successKey {
+                _ = try await Self.countFailure(key: successKey, window: window, now: attempt.time, on: connection)
+            }
             try await Self.insertAttempt(attempt, on: connection)
             guard let user = try await Self.fetchUser(id: session.userID, on: connection) else {
                 throw StoreError.notFound("user \(session.userID)")

@@ -58,17 +58,24 @@ extension SQLiteStore {
         }
     }
 
-    /// Stores the session, last login, attempt and effects, and resets the email's failures, in one transaction.
+    /// Stores the session, last login, attempt and effects, resets the email's failures and counts the IP's
+    /// success, in one transaction.
     public func recordSuccessfulLogin(
         session: SessionRecord,
         attempt: LoginAttemptRecord,
+        ipSuccessKey: String?,
+        window: TimeInterval,
         effects: StoreEffects
     ) async throws -> UserRecord {
         let emailKey = Self.failureKey(email: attempt.email)
+        let successKey = ipSuccessKey.map { Self.failureKey(ip: $0) }
         return try await write(effects: effects) { db in
             try Self.insertSession(session, in: db)
             try Self.setLastLogin(userID: session.userID, time: attempt.time, in: db)
             try db.cachedStatement(sql: "DELETE FROM login_failures WHERE scope_key = ?").execute(arguments: [emailKey])
+            if let successKey {
+                _ = try Self.countFailure(key: successKey, window: window, now: attempt.time, in: db)
+            }
             try Self.insertAttempt(attempt, in: db)
             guard let user = try Self.fetchUser(id: session.userID, in: db) else {
                 throw StoreError.notFound("user \(session.userID)")
