@@ -13,10 +13,18 @@ final class GroupCommit: Sendable {
     /// What to tell a write's caller once its group committed (`nil`) or failed.
     private typealias Reply = @Sendable ((any Error)?) -> Void
 
+    /// How a write went inside the group's transaction.
+    private struct Outcome {
+        /// Tells the caller.
+        var reply: Reply
+        /// The write threw (its changes are rolled back).
+        var failed: Bool
+    }
+
     /// A queued write.
     private struct Operation: Sendable {
-        /// Runs the write inside the group's transaction; returns its reply.
-        var run: @Sendable (Database) -> Reply
+        /// Runs the write inside the group's transaction, in a savepoint of its own when `isolated`.
+        var run: @Sendable (_ db: Database, _ isolated: Bool) -> Outcome
         /// Answers the caller with an error without running the write (the group could not begin).
         var fail: @Sendable (any Error) -> Void
     }
@@ -36,18 +44,19 @@ final class GroupCommit: Sendable {
     /// Runs `body` in a savepoint of the next group transaction; returns its value once that commit is durable.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let run: @Sendable (Database) -> Reply = { db in
+            let run: @Sendable (Database, Bool) -> Outcome = { db, isolated in
                 do {
-                    let value = try db.inSavepointReturning(body)
-                    return { commitError in
+                    let value = isolated ? try db.inSavepointReturning(body) : try body(db)
+                    let reply: Reply = { commitError in
                         if let commitError {
                             continuation.resume(throwing: commitError)
                         } else {
                             continuation.resume(returning: value)
                         }
                     }
+                    return Outcome(reply: reply, failed: false)
                 } catch {
-                    return { _ in continuation.resume(throwing: error) }
+                    return Outcome(reply: { _ in continuation.resume(throwing: error) }, failed: true)
                 }
             }
             enqueue(Operation(run: run, fail: { continuation.resume(throwing: $0) }))
@@ -78,7 +87,14 @@ final class GroupCommit: Sendable {
             replies.reserveCapacity(batch.count)
             do {
                 try db.inTransaction(.immediate) {
-                    for operation in batch { replies.append(operation.run(db)) }
+                    if batch.count == 1 {
+                        // Alone in the transaction a write needs no savepoint (for which SQLite first copies every
+                        // page the write changes to a statement journal): if it throws, the transaction rolls back.
+                        let outcome = batch[0].run(db, false)
+                        replies.append(outcome.reply)
+                        return outcome.failed ? .rollback : .commit
+                    }
+                    for operation in batch { replies.append(operation.run(db, true).reply) }
                     return .commit
                 }
                 for reply in replies { reply(nil) }

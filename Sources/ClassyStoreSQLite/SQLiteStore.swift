@@ -45,6 +45,8 @@ public final class SQLiteStore: ClassyStoreProtocol {
             // every commit durable, so the single writer connection goes back to FULL.
             try pool.writeWithoutTransaction { db in
                 try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
+                // Statement journals (a savepoint per write of a commit group) stay in memory instead of a temp file.
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
             }
             self.writer = pool
             self.groupCommit = GroupCommit(writer: pool)

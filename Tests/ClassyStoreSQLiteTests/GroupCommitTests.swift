@@ -75,4 +75,29 @@ struct GroupCommitTests {
             try await group.waitForAll()
         }
     }
+
+    @Test("a write alone in its group that throws leaves nothing behind; the next one commits")
+    func loneFailureRollsBack() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.path("lone.sqlite"))
+        try await store.migrate()
+        struct Refused: Error {}
+        @Sendable func insertAudit(_ id: String, in db: Database) throws {
+            try db.execute(
+                sql: "INSERT INTO audit_logs (id, action, resource_type, resource_id, details, ip_address, time) VALUES (?, 'a', 't', ?, '{}', '', 0)",
+                arguments: [id, id])
+        }
+        await #expect(throws: Refused.self) {
+            try await store.groupCommit.write { db in
+                try insertAudit("first", in: db)
+                try insertAudit("second", in: db)
+                throw Refused()
+            }
+        }
+        try await store.groupCommit.write { db in try insertAudit("third", in: db) }
+        let ids = try await store.read { db in try String.fetchAll(db, sql: "SELECT id FROM audit_logs ORDER BY id") }
+        #expect(ids == ["third"])
+        try await store.close()
+    }
 }
