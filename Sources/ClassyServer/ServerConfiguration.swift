@@ -121,7 +121,7 @@ public struct ServerConfiguration: Sendable {
     public var streamBufferSize = 1024
     /// The shortest time, in milliseconds, between two fan-out rounds of the security event stream (0: one round
     /// per commit); events committed in between reach each subscriber in one write.
-    public var streamCoalescingMilliseconds = 10
+    public var streamCoalescingMilliseconds = 15
 
     public init() {}
 }

@@ -30,6 +30,8 @@ struct RPCBenchmark: AsyncParsableCommand {
     var only: String?
     @Option(help: "CIDRs the in-process server never counts nor blocks (to see what the brute-force defence costs).")
     var ipAllowList: String?
+    @Option(help: "Argon2id memory (KiB) of the in-process server's hasher; a tiny value shows what Login costs besides the hash.")
+    var serverHashKib: UInt32?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -65,7 +67,13 @@ struct RPCBenchmark: AsyncParsableCommand {
             }
             configuration.adminPassword = "benchmark admin password"
             configuration.maxConcurrentStreams = 1024
-            let runtime = try await ClassyServerRuntime(configuration: configuration, logger: Logger(label: "bench"))
+            var hasher: (any PasswordHasher)?
+            if let serverHashKib {
+                hasher = try await Argon2idPasswordHasher(parameters: Argon2Parameters(memoryKiB: serverHashKib, iterations: 1))
+            }
+            let runtime = try await ClassyServerRuntime(
+                configuration: configuration, passwordHasher: hasher, logger: Logger(label: "bench")
+            )
             let group = ServiceGroup(services: [runtime], logger: Logger(label: "bench"))
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
