@@ -62,10 +62,10 @@ extension MonitoringService {
                 }
             }
             // Everything buffered goes out in one write, so a subscriber that fell behind catches up in few
-            // round trips to the transport.
+            // round trips to the transport; live events go out in the form serialized once for all subscribers.
             var events = subscription.makeAsyncIterator()
             while let batch = try await events.nextBatch() {
-                try await response.write(contentsOf: batch)
+                try await response.write(contentsOf: batch.map(\.wire))
             }
             group.cancelAll()
         }

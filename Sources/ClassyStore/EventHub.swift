@@ -1,6 +1,7 @@
 import ClassyAPI
 import ClassyCore
 import Logging
+import SwiftProtobuf
 import Synchronization
 
 /// The in-process fan-out of committed security events to stream subscribers.
@@ -202,13 +203,14 @@ public final class EventHub: Sendable {
             guard let from = state.withLock({ $0.cursor }) else { return }
             let page = try await log.events(after: from, types: nil, limit: pageSize)
             for record in page {
-                deliver(record.api, kind: record.kind, sequence: record.sequence)
+                deliver(FannedEvent(record.api, sequence: record.sequence, shared: true), kind: record.kind)
             }
             if page.count < pageSize { return }
         }
     }
 
-    private func deliver(_ message: Classy_Monitoring_V1_SecurityEvent, kind: SecurityEventKind, sequence: UInt64) {
+    private func deliver(_ event: FannedEvent, kind: SecurityEventKind) {
+        let sequence = event.sequence
         let (overflowed, woken): ([SubscriberQueue], [CheckedContinuation<Void, Never>]) =
             state.withLock { state in
                 guard let cursor = state.cursor, sequence > cursor else { return ([], []) }
@@ -218,7 +220,7 @@ public final class EventHub: Sendable {
                 // A subscriber's cursor only matters right after it attached (ahead of the hub); sequences rise.
                 for (id, subscriber) in state.attached where sequence > subscriber.cursor {
                     if let types = subscriber.types, !types.contains(kind) { continue }
-                    switch subscriber.queue.push(message) {
+                    switch subscriber.queue.push(event) {
                     case .enqueued(let waiter):
                         if let waiter { woken.append(waiter) }
                     case .overflowed:
@@ -299,7 +301,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
     /// Adds a message that is not part of the log (a heartbeat or a metrics snapshot) to this subscriber's
     /// buffer; it is dropped if the buffer is full.
     public func inject(_ message: Classy_Monitoring_V1_SecurityEvent) {
-        if case .enqueued(let waiter) = queue.push(message) { waiter?.resume() }
+        if case .enqueued(let waiter) = queue.push(FannedEvent(message, sequence: 0, shared: false)) { waiter?.resume() }
     }
 
     /// Ends the subscription (its iterator returns nil after what is buffered) and leaves the hub.
@@ -316,7 +318,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         let subscription: EventSubscription
         var phase: Phase
-        var pending: [Classy_Monitoring_V1_SecurityEvent] = []
+        var pending: [FannedEvent] = []
         var pendingIndex = 0
         /// The highest persisted sequence handed out.
         var lastSequence: UInt64 = 0
@@ -328,11 +330,12 @@ public struct EventSubscription: AsyncSequence, Sendable {
                 pendingIndex = 0
             }
             defer { pendingIndex += 1 }
-            return pending[pendingIndex]
+            return pending[pendingIndex].message
         }
 
-        /// Returns every event available now (at least one; waits for it), or nil at the end.
-        public mutating func nextBatch() async throws -> [Classy_Monitoring_V1_SecurityEvent]? {
+        /// Returns every event available now (at least one; waits for it), or nil at the end. Write their
+        /// ``FannedEvent/wire`` forms to a client.
+        public mutating func nextBatch() async throws -> [FannedEvent]? {
             if pendingIndex < pending.count {
                 defer {
                     pending = []
@@ -351,10 +354,10 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     if !page.isEmpty { return page }
                 case .live:
                     guard let batch = try await subscription.queue.next() else { return nil }
-                    let fresh = batch.filter { message in
-                        guard message.sequence != 0 else { return true }
-                        guard message.sequence > lastSequence else { return false }
-                        lastSequence = message.sequence
+                    let fresh = batch.filter { event in
+                        guard event.sequence != 0 else { return true }
+                        guard event.sequence > lastSequence else { return false }
+                        lastSequence = event.sequence
                         return true
                     }
                     if !fresh.isEmpty { return fresh }
@@ -363,7 +366,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
         }
 
         /// Reads one page after `after`; attaches to the hub when the page reaches the end of the log.
-        private mutating func replayPage(after: UInt64) async throws -> [Classy_Monitoring_V1_SecurityEvent] {
+        private mutating func replayPage(after: UInt64) async throws -> [FannedEvent] {
             let hub = subscription.hub
             // Read the log's end first: every matching event up to it is in the page read next.
             let latest = try await hub.log.latestEventSequence()
@@ -377,7 +380,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
             var position = page.last?.sequence ?? after
             guard page.count < hub.pageSize else {
                 phase = .replay(after: position)
-                return page.map(\.api)
+                return page.map { FannedEvent($0.api, sequence: $0.sequence, shared: false) }
             }
             position = Swift.max(position, latest)
             switch hub.attach(subscription.id, at: position, types: subscription.types) {
@@ -390,13 +393,49 @@ public struct EventSubscription: AsyncSequence, Sendable {
                 // Deliver what was read, then end (the queue was finished by the hub).
                 phase = .live
             }
-            return page.map(\.api)
+            return page.map { FannedEvent($0.api, sequence: $0.sequence, shared: false) }
         }
     }
 }
 
 /// A subscriber's bounded buffer: the hub pushes without ever waiting, the subscriber takes everything buffered
 /// at once.
+/// A message as the hub hands it to subscribers: decoded, and ready for the wire.
+///
+/// A live event goes to every subscriber as the same instance, so buffering it costs a retain; its ``wire`` form
+/// is serialized once, for all of them.
+public final class FannedEvent: Sendable {
+    /// The event's sequence in the log (0: not part of the log, such as a heartbeat).
+    public let sequence: UInt64
+    /// The message.
+    public let message: Classy_Monitoring_V1_SecurityEvent
+    /// The same message for a client: when shared by a fan-out, an empty message that carries the serialized
+    /// event as unknown fields, which SwiftProtobuf writes back byte for byte. Only for writing; read
+    /// ``message``.
+    public let wire: Classy_Monitoring_V1_SecurityEvent
+
+    /// Wraps `message`; `shared` serializes it once now for the subscribers of a fan-out round.
+    public init(_ message: Classy_Monitoring_V1_SecurityEvent, sequence: UInt64, shared: Bool) {
+        self.sequence = sequence
+        self.message = message
+        self.wire = shared ? Self.preEncoded(message) : message
+    }
+
+    /// `message` serialized, carried by an otherwise empty message (or `message` itself if that fails).
+    static func preEncoded(_ message: Classy_Monitoring_V1_SecurityEvent) -> Classy_Monitoring_V1_SecurityEvent {
+        do {
+            let bytes: [UInt8] = try message.serializedBytes()
+            // Decoding into a message without fields keeps every field as unknown, exactly as it was on the wire.
+            let fields = try Google_Protobuf_Empty(serializedBytes: bytes).unknownFields
+            var carrier = Classy_Monitoring_V1_SecurityEvent()
+            carrier.unknownFields = fields
+            return carrier
+        } catch {
+            return message
+        }
+    }
+}
+
 final class SubscriberQueue: Sendable {
     /// The outcome of a push.
     enum Push {
@@ -409,7 +448,7 @@ final class SubscriberQueue: Sendable {
     }
 
     private struct State {
-        var buffer: [Classy_Monitoring_V1_SecurityEvent] = []
+        var buffer: [FannedEvent] = []
         var waiter: CheckedContinuation<Void, Never>?
         /// Set once ended: nil error for a normal end.
         var end: (any Error)??
@@ -422,7 +461,7 @@ final class SubscriberQueue: Sendable {
         self.capacity = capacity
     }
 
-    func push(_ message: Classy_Monitoring_V1_SecurityEvent) -> Push {
+    func push(_ message: FannedEvent) -> Push {
         state.withLock { state in
             guard state.end == nil else { return .ended }
             guard state.buffer.count < capacity else { return .overflowed }
@@ -444,10 +483,10 @@ final class SubscriberQueue: Sendable {
 
     /// Everything buffered (waiting for at least one message), or nil once ended and drained. Cancelling the
     /// waiting task ends the queue.
-    func next() async throws -> [Classy_Monitoring_V1_SecurityEvent]? {
+    func next() async throws -> [FannedEvent]? {
         while true {
             enum Step {
-                case batch([Classy_Monitoring_V1_SecurityEvent])
+                case batch([FannedEvent])
                 case end((any Error)?)
                 case wait
             }

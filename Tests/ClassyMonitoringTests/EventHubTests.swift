@@ -3,6 +3,7 @@ import ClassyCore
 import ClassyStore
 import ClassyStoreSQLite
 import Foundation
+import SwiftProtobuf
 import Synchronization
 import Testing
 
@@ -120,6 +121,27 @@ struct EventHubTests {
             #expect(log.pageReads > 0)
             group.cancelAll()
         }
+    }
+
+    @Test("a live event is serialized once: its wire form writes the very bytes of the event")
+    func wireForm() async throws {
+        let record = AuditEntryRecord(
+            action: "user.update", actorUserID: "u1", resourceType: "user", resourceID: "u2",
+            details: ["field": "role", "ünïcode": "✓"], ipAddress: "2001:db8::1", time: Self.time
+        )
+        let message = Classy_Monitoring_V1_SecurityEvent.with {
+            $0.sequence = 42
+            $0.time = Google_Protobuf_Timestamp(date: Self.time)
+            $0.auditLog = record.api
+        }
+        let shared = FannedEvent(message, sequence: 42, shared: true)
+        let original: [UInt8] = try message.serializedBytes()
+        let wire: [UInt8] = try shared.wire.serializedBytes()
+        #expect(wire == original)
+        #expect(try Classy_Monitoring_V1_SecurityEvent(serializedBytes: wire) == message)
+        #expect(shared.message == message)
+        #expect(shared.wire.sequence == 0)  // not for reading
+        #expect(FannedEvent(message, sequence: 42, shared: false).wire == message)
     }
 
     @Test("type filters apply to replay and live events")
