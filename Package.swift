@@ -247,7 +247,7 @@ let targets: [Target] = [
     .testTarget(
         name: "ClassyMonitorKitTests",
         dependencies: [
-            "ClassyMonitorKit", "ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf,
+            "ClassyMonitorKit", "ClassyTesting", "ClassyAPI", grpcCore, grpcProtobuf, grpcTransport, swiftProtobuf,
         ],
         swiftSettings: swiftSettings
     ),

@@ -68,7 +68,7 @@ public final class PostgresTestServer: Sendable {
 
     /// Creates and starts a fresh cluster; call ``destroy()`` when done (``withServer(_:)`` does).
     public static func start() throws -> PostgresTestServer {
-        if let unavailableReason { throw PostgresTestError(unavailableReason) }
+        if let unavailableReason { throw TestSetupError(unavailableReason) }
         let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent(
             "classy-pg-\(UUID().uuidString.prefix(8).lowercased())", isDirectory: true
         )
@@ -194,8 +194,8 @@ public final class PostgresTestServer: Sendable {
     }
 }
 
-/// A throwaway-PostgreSQL step failed.
-public struct PostgresTestError: Error, CustomStringConvertible {
+/// Setting up a test fixture (a throwaway PostgreSQL, a child process, certificates) failed.
+public struct TestSetupError: Error, CustomStringConvertible {
     /// What failed.
     public let description: String
     init(_ description: String) { self.description = description }
@@ -206,7 +206,7 @@ public enum FreePort {
     /// Returns a TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read it, close).
     public static func find() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw PostgresTestError("socket() failed: \(errno)") }
+        guard fd >= 0 else { throw TestSetupError("socket() failed: \(errno)") }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -217,12 +217,12 @@ public enum FreePort {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0 else { throw PostgresTestError("bind() failed: \(errno)") }
+        guard bound == 0 else { throw TestSetupError("bind() failed: \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        guard named == 0 else { throw PostgresTestError("getsockname() failed: \(errno)") }
+        guard named == 0 else { throw TestSetupError("getsockname() failed: \(errno)") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }

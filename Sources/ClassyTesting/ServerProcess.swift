@@ -82,20 +82,12 @@ public final class ClassyServerProcess: Sendable {
     public let port: Int
 
     /// The binary built beside the test bundle (`swift build` builds it).
-    public static var binary: URL? {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent(),
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug"),
-        ]
-        return candidates.map { $0.appendingPathComponent("classy-server") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
+    public static var binary: URL? { BuiltBinaries.url("classy-server") }
 
     /// Starts `classy-server serve --port PORT` with `arguments` and `environment` and waits until it listens.
     public init(arguments: [String], environment: [String: String] = [:], port: Int? = nil) async throws {
         guard let binary = Self.binary else {
-            throw PostgresTestError("classy-server is not built (run swift build)")
+            throw TestSetupError("classy-server is not built (run swift build)")
         }
         let port = try port ?? FreePort.find()
         let child = try ChildProcess(
@@ -103,7 +95,7 @@ public final class ClassyServerProcess: Sendable {
         )
         guard await child.waitForOutput(containing: "listening on") else {
             await child.stop(signal: SIGKILL)
-            throw PostgresTestError("classy-server did not start:\n\(child.output.suffix(3000))")
+            throw TestSetupError("classy-server did not start:\n\(child.output.suffix(3000))")
         }
         self.child = child
         self.port = port

@@ -34,7 +34,7 @@ enum Spawn {
         var pid: pid_t = 0
         let status = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
         guard status == 0 else {
-            throw PostgresTestError("cannot start \(arguments[0]): \(String(cString: strerror(status)))")
+            throw TestSetupError("cannot start \(arguments[0]): \(String(cString: strerror(status)))")
         }
         return pid
     }
@@ -72,7 +72,7 @@ enum Spawn {
         guard status == 0 else {
             let text = ((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            throw PostgresTestError("\(arguments.joined(separator: " ")) failed (\(status)): \(text)")
+            throw TestSetupError("\(arguments.joined(separator: " ")) failed (\(status)): \(text)")
         }
     }
 }

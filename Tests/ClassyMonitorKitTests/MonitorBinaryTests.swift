@@ -1,4 +1,5 @@
 import ClassyAPI
+import ClassyTesting
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -13,7 +14,7 @@ import Testing
 struct MonitorBinaryTests {
     var monitor: URL {
         get throws {
-            try #require(Binaries.url("classy-monitor"), "classy-monitor must be built (swift build --build-tests)")
+            try #require(BuiltBinaries.url("classy-monitor"), "classy-monitor must be built (swift build --build-tests)")
         }
     }
 
@@ -378,10 +379,9 @@ struct MonitorBinaryTests {
 
     @Test("TLS with --ca-cert, and mTLS with --client-cert/--client-key")
     func tls() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try makeCertificates(in: directory)
-        let file = { (name: String) in directory.appendingPathComponent(name).path }
+        let certificates = try TestCertificates()
+        defer { certificates.remove() }
+        let file = certificates.path
         let server = try await ServerProcess(
             database: file("classy.sqlite"),
             environment: [

@@ -1,5 +1,6 @@
 import ClassyAPI
 import ClassyMonitorKit
+import ClassyTesting
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -9,20 +10,6 @@ import Testing
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// Built executables: beside the test bundle, or in .build/debug of the current directory.
-enum Binaries {
-    static func url(_ name: String) -> URL? {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [
-            here, here.deletingLastPathComponent(),
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug"),
-        ]
-        return candidates.map { $0.appendingPathComponent(name) }.first {
-            FileManager.default.isExecutableFile(atPath: $0.path)
-        }
-    }
-}
 
 /// A child process whose stdout and stderr are collected as they come; killed when released.
 final class Child: @unchecked Sendable {
@@ -115,7 +102,7 @@ final class ServerProcess: Sendable {
     /// Starts the server (port 0: any free port) and waits until it listens.
     init(database: String, port: Int = 0, environment: [String: String] = [:]) async throws {
         let binary = try #require(
-            Binaries.url("classy-server"), "classy-server must be built (swift build --build-tests)")
+            BuiltBinaries.url("classy-server"), "classy-server must be built (swift build --build-tests)")
         child = try Child(
             binary,
             ["serve", "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "sqlite:\(database)"],
@@ -212,27 +199,4 @@ func loginAttempts(_ text: String) -> [(sequence: UInt64, email: String)] {
 /// The sequence of every persisted event line.
 func sequences(_ text: String) -> [UInt64] {
     jsonLines(text).compactMap { ($0["sequence"] as? NSNumber)?.uint64Value }.filter { $0 > 0 }
-}
-
-/// A CA, and server and client certificates for localhost/127.0.0.1 signed by it, made by openssl in `directory`.
-func makeCertificates(in directory: URL) throws {
-    let script = """
-        set -e
-        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \\
-          -subj /CN=classy-monitor-test-ca -keyout ca.key -out ca.pem 2>/dev/null
-        for who in server client; do
-          openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=$who \\
-            -keyout $who.key -out $who.csr 2>/dev/null
-          printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > $who.ext
-          openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \\
-            -extfile $who.ext -out $who.pem 2>/dev/null
-        done
-        """
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", script]
-    process.currentDirectoryURL = directory
-    try process.run()
-    process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "openssl failed")
 }

@@ -6,15 +6,7 @@ import Testing
 @Suite("classy-server executable")
 struct ExecutableTests {
     /// The binary built beside the test bundle.
-    static var binary: URL? {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent(),
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug"),
-        ]
-        return candidates.map { $0.appendingPathComponent("classy-server") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
+    static var binary: URL? { BuiltBinaries.url("classy-server") }
 
     struct Outcome {
         var status: Int32

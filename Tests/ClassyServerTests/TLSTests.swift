@@ -9,43 +9,9 @@ import Testing
 /// TLS and mTLS end to end, with certificates made by openssl for the test.
 @Suite("TLS")
 struct TLSTests {
-    /// A CA, a server certificate for localhost/127.0.0.1 and a client certificate, in a temp folder.
-    struct Certificates {
-        let directory: URL
-        var path: (String) -> String { { directory.appendingPathComponent($0).path } }
-
-        init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-tls-\(UUID())")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let script = """
-                set -e
-                openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-                  -subj /CN=classy-test-ca -keyout ca.key -out ca.pem 2>/dev/null
-                for who in server client; do
-                  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=$who \
-                    -keyout $who.key -out $who.csr 2>/dev/null
-                  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > $who.ext
-                  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-                    -extfile $who.ext -out $who.pem 2>/dev/null
-                done
-                """
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", script]
-            process.currentDirectoryURL = directory
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw RPCError(code: .internalError, message: "openssl failed")
-            }
-        }
-
-        func remove() { try? FileManager.default.removeItem(at: directory) }
-    }
-
     @Test("TLS: a client trusting the CA reaches the server; a plaintext client does not")
     func tls() async throws {
-        let certs = try Certificates()
+        let certs = try TestCertificates()
         defer { certs.remove() }
         try await withTestServer(
             configure: { $0.tls = .init(certificatePath: certs.path("server.pem"), privateKeyPath: certs.path("server.key")) },
@@ -65,7 +31,7 @@ struct TLSTests {
 
     @Test("mTLS: a client certificate signed by the CA is required")
     func mutualTLS() async throws {
-        let certs = try Certificates()
+        let certs = try TestCertificates()
         defer { certs.remove() }
         let trust: TLSConfig.TrustRootsSource = .certificates([.file(path: certs.path("ca.pem"), format: .pem)])
         try await withTestServer(

@@ -91,7 +91,7 @@ struct LoadBalancerTests {
     /// A minimal HTTP/1.0 GET on 127.0.0.1 (the body only).
     static func httpGet(port: Int, path: String) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw PostgresTestErrorText("socket failed") }
+        guard fd >= 0 else { throw TestSetupErrorText("socket failed") }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -104,7 +104,7 @@ struct LoadBalancerTests {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { throw PostgresTestErrorText("cannot connect to metrics port \(port)") }
+        guard connected == 0 else { throw TestSetupErrorText("cannot connect to metrics port \(port)") }
         let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var response: [UInt8] = []
@@ -120,7 +120,7 @@ struct LoadBalancerTests {
     }
 }
 
-struct PostgresTestErrorText: Error, CustomStringConvertible {
+struct TestSetupErrorText: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
@@ -192,7 +192,7 @@ final class NginxTestServer: Sendable {
     private func waitUntilListening() async throws {
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            guard child.isRunning else { throw PostgresTestErrorText("nginx exited: \(child.output)") }
+            guard child.isRunning else { throw TestSetupErrorText("nginx exited: \(child.output)") }
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -207,7 +207,7 @@ final class NginxTestServer: Sendable {
             if connected == 0 { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw PostgresTestErrorText("nginx did not listen on \(port)")
+        throw TestSetupErrorText("nginx did not listen on \(port)")
     }
 }
 
