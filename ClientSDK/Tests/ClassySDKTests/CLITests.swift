@@ -6,15 +6,7 @@ import Testing
 @Suite("classy CLI")
 struct CLITests {
     /// The binary built beside the test bundle.
-    static var binary: URL? {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent(),
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug"),
-        ]
-        return candidates.map { $0.appendingPathComponent("classy") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
+    static var binary: URL? { BuiltBinaries.url("classy") }
 
     struct Outcome {
         var status: Int32

@@ -51,15 +51,7 @@ final class LineReader: Sendable {
 
 @Suite("SDK outbox: a process killed with SIGKILL mid-replay")
 struct CrashRecoveryTests {
-    static var helper: URL? {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent(),
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug"),
-        ]
-        return candidates.map { $0.appendingPathComponent("classy-sdk-crash-helper") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
+    static var helper: URL? { BuiltBinaries.url("classy-sdk-crash-helper") }
 
     @Test(
         "SIGKILL after the server applied a CreateUser: a new process replays it with the same key; one user, no error")
