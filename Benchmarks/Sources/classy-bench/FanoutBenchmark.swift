@@ -10,6 +10,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// Security-event fan-out: many StreamSecurityEvents subscribers over loopback TCP, events committed to the
@@ -25,6 +26,13 @@ struct FanoutBenchmark: AsyncParsableCommand {
     @Option(help: "Events committed per second.") var rate: Double = 200
     @Option(help: "Events per store transaction.") var batch: Int = 1
     @Option(help: "HTTP/2 connections the subscribers share.") var connections: Int = 8
+    @Option(
+        help: """
+            Subscriber implementation: raw (gRPC frames read on SwiftNIO's event loops, the lightest client) or \
+            grpc (grpc-swift's client, as an app would subscribe).
+            """
+    )
+    var client: SubscriberClient = .raw
     @Option(help: "Give up after this many seconds.") var timeout: Double = 120
     @Option(help: "The server's stream coalescing, in milliseconds (CLASSY_STREAM_COALESCING_MS).")
     var coalescingMs: Int = ServerConfiguration().streamCoalescingMilliseconds
@@ -76,7 +84,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
     func measure(runtime: ClassyServerRuntime, port: Int) async throws {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         print(
-            "classy-bench fanout: \(cores) cores, \(subscribers) subscribers over \(connections) connections, "
+            "classy-bench fanout: \(cores) cores, \(subscribers) \(client.rawValue) subscribers over \(connections) connections, "
                 + "\(events) events at \(Int(rate))/s in batches of \(batch)"
         )
         let account = ServiceAccountRecord(
@@ -85,31 +93,116 @@ struct FanoutBenchmark: AsyncParsableCommand {
         )
         _ = try await runtime.store.createServiceAccount(account, effects: .none)
         let token = try runtime.tokens.issueAccessToken(userID: account.id, sessionID: nil, role: .service).token
+        let hub = runtime.eventHub
+        let baseline = hub.subscriberCount
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        let request = Classy_Monitoring_V1_StreamSecurityEventsRequest.with { $0.types = [.auditLog] }
+        let descriptor = Classy_Monitoring_V1_MonitoringService.Method.StreamSecurityEvents.descriptor
+        let metadata = [("authorization", "Bearer \(token)")]
+
+        /// Once every subscriber is attached (live-only streams attach when they subscribe), commits the events;
+        /// returns when each was committed and when the first commit began.
+        @Sendable func commitWhenAttached() async throws -> (commitTimes: [UInt64: Double], started: UInt64) {
+            while hub.subscriberCount < baseline + subscribers {
+                guard ContinuousClock.now < deadline else {
+                    throw ValidationError("subscribers did not attach in time")
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let started = DispatchTime.now().uptimeNanoseconds
+            return (try await commitEvents(runtime.store, deadline: deadline), started)
+        }
+
+        let receipts: [Receipts]
+        let commitTimes: [UInt64: Double]
+        let started: UInt64
+        switch client {
+        case .raw:
+            var connections: [RawSubscribers.Connection] = []
+            defer { for connection in connections { connection.channel.close(promise: nil) } }
+            for _ in 0..<self.connections {
+                connections.append(try await RawSubscribers.connect(host: "127.0.0.1", port: port))
+            }
+            let message: [UInt8] = try request.serializedBytes()
+            let calls = (0..<subscribers).map { index in
+                RawSubscribers.subscribe(
+                    on: connections[index % connections.count], authority: "127.0.0.1:\(port)",
+                    path: "/" + descriptor.fullyQualifiedMethod, metadata: metadata, message: message,
+                    expected: events, deadline: NIODeadline.now() + TimeAmount.seconds(Int64(timeout))
+                )
+            }
+            (commitTimes, started) = try await commitWhenAttached()
+            var all: [Receipts] = []
+            for call in calls { all.append(try await call.get()) }
+            receipts = all
+        case .grpc:
+            (receipts, commitTimes, started) = try await grpcSubscribers(
+                port: port, metadata: metadata, request: request, descriptor: descriptor,
+                run: commitWhenAttached
+            )
+        }
+        let finished = receipts.map(\.lastReceipt).max() ?? started
+
+        // From the moment each commit returned (durable, subscribers woken) to the receipt: the fan-out itself.
+        let latencies = receipts.flatMap { receipts in
+            receipts.arrivals.compactMap { arrival in commitTimes[arrival.sequence].map { arrival.time - $0 } }
+        }.sorted()
+        // From just before each commit began, so including the commit's own fsync.
+        let withCommit = receipts.flatMap(\.latencies).sorted()
+        let elapsed = Double(finished &- started) / 1e9
+        func percentile(_ p: Double, of latencies: [Double] = latencies) -> Double {
+            guard !latencies.isEmpty else { return .nan }
+            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
+        }
+        let complete = receipts.filter { $0.latencies.count == events }.count
+        print("")
+        print("| subscribers | events | deliveries | elapsed (s) | deliveries/s | p50 (ms) | p99 (ms) | max (ms) |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(
+            String(
+                format: "| %d | %d | %d | %.2f | %.0f | %.2f | %.2f | %.2f |",
+                subscribers, events, latencies.count, elapsed, Double(latencies.count) / elapsed,
+                percentile(0.50), percentile(0.99), (latencies.last ?? .nan) * 1000
+            )
+        )
+        print("subscribers that received every event: \(complete) of \(subscribers)")
+        print(
+            String(
+                format: "latency measured from just before each commit began (its fsync included): p50 %.2f ms, p99 %.2f ms",
+                percentile(0.50, of: withCommit), percentile(0.99, of: withCommit)
+            )
+        )
+    }
+
+    /// Subscribes through grpc-swift's client (the way an app would), runs `run` once they are all attached and
+    /// collects every subscriber's receipts.
+    func grpcSubscribers(
+        port: Int, metadata: [(String, String)], request: Classy_Monitoring_V1_StreamSecurityEventsRequest,
+        descriptor: MethodDescriptor,
+        run: @escaping @Sendable () async throws -> (commitTimes: [UInt64: Double], started: UInt64)
+    ) async throws -> (receipts: [Receipts], commitTimes: [UInt64: Double], started: UInt64) {
         let clients = try (0..<connections).map { _ in
             GRPCClient(
                 transport: try .http2NIOPosix(
                     target: .dns(host: "127.0.0.1", port: port), transportSecurity: .plaintext))
         }
-        let hub = runtime.eventHub
-        let baseline = hub.subscriberCount
+        var requestMetadata = Metadata()
+        for (name, value) in metadata { requestMetadata.addString(value, forKey: name) }
         let expected = events
         let deadline = ContinuousClock.now + .seconds(timeout)
-
-        let (receipts, commitTimes, started, finished) = try await withThrowingTaskGroup(of: Receipts?.self) { group in
+        return try await withThrowingTaskGroup(of: Receipts?.self) { group in
             for client in clients {
                 group.addTask {
                     try await client.runConnections(); return nil
                 }
             }
             defer { for client in clients { client.beginGracefulShutdown() } }
-            let request = Classy_Monitoring_V1_StreamSecurityEventsRequest.with { $0.types = [.auditLog] }
-            let descriptor = Classy_Monitoring_V1_MonitoringService.Method.StreamSecurityEvents.descriptor
             for index in 0..<subscribers {
-                group.addTask {
+                group.addTask { [requestMetadata] in
                     // Subscribers decode only what they check (sequence and time): the load generator shares the
                     // server's two cores, and full decoding would measure the client rather than the fan-out.
                     try await clients[index % clients.count].serverStreaming(
-                        request: ClientRequest(message: request, metadata: ["authorization": "Bearer \(token)"]),
+                        request: ClientRequest(message: request, metadata: requestMetadata),
                         descriptor: descriptor,
                         serializer: ProtobufSerializer<Classy_Monitoring_V1_StreamSecurityEventsRequest>(),
                         deserializer: ReceiptDeserializer(),
@@ -129,54 +222,15 @@ struct FanoutBenchmark: AsyncParsableCommand {
                     }
                 }
             }
-            // Every subscriber attached (live-only streams attach when they subscribe).
-            while hub.subscriberCount < baseline + subscribers {
-                guard ContinuousClock.now < deadline else {
-                    throw ValidationError("subscribers did not attach in time")
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            let started = DispatchTime.now().uptimeNanoseconds
-            let commitTimes = try await commitEvents(runtime.store, deadline: deadline)
+            let (commitTimes, started) = try await run()
             var all: [Receipts] = []
             while let result = try await group.next() {
                 guard let result else { continue }
                 all.append(result)
                 if all.count == subscribers { break }
             }
-            let finished = all.map(\.lastReceipt).max() ?? started
-            return (all, commitTimes, started, finished)
+            return (all, commitTimes, started)
         }
-
-        // From the moment each commit returned (durable, subscribers woken) to the receipt: the fan-out itself.
-        let latencies = receipts.flatMap { receipts in
-            receipts.arrivals.compactMap { arrival in commitTimes[arrival.sequence].map { arrival.time - $0 } }
-        }.sorted()
-        // From just before each commit began, so including the commit's own fsync.
-        let withCommit = receipts.flatMap(\.latencies).sorted()
-        let elapsed = Double(finished &- started) / 1e9
-        func percentile(_ p: Double, of latencies: [Double] = latencies) -> Double {
-            guard !latencies.isEmpty else { return .nan }
-            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
-        }
-        let complete = receipts.filter { $0.latencies.count == expected }.count
-        print("")
-        print("| subscribers | events | deliveries | elapsed (s) | deliveries/s | p50 (ms) | p99 (ms) | max (ms) |")
-        print("|---|---|---|---|---|---|---|---|")
-        print(
-            String(
-                format: "| %d | %d | %d | %.2f | %.0f | %.2f | %.2f | %.2f |",
-                subscribers, events, latencies.count, elapsed, Double(latencies.count) / elapsed,
-                percentile(0.50), percentile(0.99), (latencies.last ?? .nan) * 1000
-            )
-        )
-        print("subscribers that received every event: \(complete) of \(subscribers)")
-        print(
-            String(
-                format: "latency measured from just before each commit began (its fsync included): p50 %.2f ms, p99 %.2f ms",
-                percentile(0.50, of: withCommit), percentile(0.99, of: withCommit)
-            )
-        )
     }
 
     /// Commits `events` audit entries (with their audit_log events) at `rate` per second, each stamped with the
@@ -211,6 +265,12 @@ struct FanoutBenchmark: AsyncParsableCommand {
     }
 }
 
+/// How the benchmark's subscribers are implemented.
+enum SubscriberClient: String, ExpressibleByArgument, Sendable {
+    case raw
+    case grpc
+}
+
 /// What a benchmark subscriber checks of a SecurityEvent: its sequence and time.
 struct Receipt: Sendable {
     var sequence: UInt64 = 0
@@ -223,29 +283,32 @@ struct ReceiptDeserializer: MessageDeserializer {
     struct Malformed: Error {}
 
     func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> Receipt {
-        try serializedMessageBytes.withUnsafeBytes { bytes in
-            var reader = WireReader(bytes: bytes)
-            var receipt = Receipt()
-            while let (field, wireType) = try reader.tag() {
-                switch (field, wireType) {
-                case (1, 0): receipt.sequence = try reader.varint()
-                case (2, 2):
-                    var timestamp = WireReader(bytes: try reader.lengthDelimited())
-                    var seconds: UInt64 = 0
-                    var nanos: UInt64 = 0
-                    while let (field, wireType) = try timestamp.tag() {
-                        switch (field, wireType) {
-                        case (1, 0): seconds = try timestamp.varint()
-                        case (2, 0): nanos = try timestamp.varint()
-                        default: try timestamp.skip(wireType)
-                        }
+        try serializedMessageBytes.withUnsafeBytes { bytes in try Self.receipt(from: bytes) }
+    }
+
+    /// The sequence and time of the SecurityEvent serialized in `bytes`.
+    static func receipt(from bytes: UnsafeRawBufferPointer) throws -> Receipt {
+        var reader = WireReader(bytes: bytes)
+        var receipt = Receipt()
+        while let (field, wireType) = try reader.tag() {
+            switch (field, wireType) {
+            case (1, 0): receipt.sequence = try reader.varint()
+            case (2, 2):
+                var timestamp = WireReader(bytes: try reader.lengthDelimited())
+                var seconds: UInt64 = 0
+                var nanos: UInt64 = 0
+                while let (field, wireType) = try timestamp.tag() {
+                    switch (field, wireType) {
+                    case (1, 0): seconds = try timestamp.varint()
+                    case (2, 0): nanos = try timestamp.varint()
+                    default: try timestamp.skip(wireType)
                     }
-                    receipt.time = Double(Int64(bitPattern: seconds)) + Double(nanos) / 1e9
-                default: try reader.skip(wireType)
                 }
+                receipt.time = Double(Int64(bitPattern: seconds)) + Double(nanos) / 1e9
+            default: try reader.skip(wireType)
             }
-            return receipt
         }
+        return receipt
     }
 
     /// A cursor over protobuf wire format.
