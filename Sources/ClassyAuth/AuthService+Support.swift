@@ -44,7 +44,7 @@ extension AuthService {
         ipAddress: String,
         now: Date
     ) throws -> (SessionRecord, TokenPair) {
-        let sessionID = UUID().uuidString.lowercased()
+        let sessionID = UUID.randomLowercasedString()
         let expireTime = now.addingTimeInterval(configuration.refreshTokenLifetime)
         let pair = try TokenPair(
             tokens: tokens, userID: user.id, sessionID: sessionID, role: user.role, sessionExpireTime: expireTime

@@ -162,7 +162,7 @@ public final class TokenService: Sendable {
             issuedAt: issuedAt,
             notBefore: issuedAt,
             expiresAt: issuedAt.addingTimeInterval(Double(lifetimeSeconds)),
-            tokenID: UUID().uuidString.lowercased()
+            tokenID: UUID.randomLowercasedString()
         )
         let signingInput = key.encodedHeader + "." + Base64URL.encode(try encoder.encode(claims))
         let signature = try privateKey.signature(for: Data(signingInput.utf8))

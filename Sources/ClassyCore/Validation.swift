@@ -85,7 +85,7 @@ public struct FieldValidator: Sendable {
 
     /// Trims and lower-cases an email address.
     public static func normaliseEmail(_ value: String) -> String {
-        value.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        value.trimmingWhitespace().lowercased()
     }
 
     /// Control characters (C0, DEL, C1) and Unicode line/paragraph separators.

@@ -1,4 +1,5 @@
 import ClassyAPI
+import ClassyCore
 import Foundation
 import GRPCCore
 import Synchronization
@@ -42,7 +43,7 @@ public final class HealthStatus: Sendable {
 
     /// The current status of `service` followed by each change, until the stream is dropped.
     func updates(of service: String) -> AsyncStream<Status> {
-        let id = UUID()
+        let id = UUID.random()
         let (stream, continuation) = AsyncStream.makeStream(of: Status.self, bufferingPolicy: .bufferingNewest(1))
         state.withLock { state in
             continuation.yield(state.statuses[service] ?? .serviceUnknown)

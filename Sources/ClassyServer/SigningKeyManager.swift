@@ -50,7 +50,7 @@ public struct SigningKeyManager: Sendable {
     }
 
     static func newKey(now: Date) -> SigningKeyRecord {
-        let material = TokenService.generateKeyMaterial(keyID: UUID().uuidString.lowercased(), now: now)
+        let material = TokenService.generateKeyMaterial(keyID: UUID.randomLowercasedString(), now: now)
         return SigningKeyRecord(
             id: material.keyID,
             privateKey: material.privateKey,

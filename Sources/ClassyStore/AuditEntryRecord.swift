@@ -1,3 +1,4 @@
+import ClassyCore
 import Foundation
 
 /// A stored audit log entry.
@@ -21,7 +22,7 @@ public struct AuditEntryRecord: Sendable, Equatable, Hashable {
 
     /// Creates an audit entry.
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = UUID.randomLowercasedString(),
         action: String,
         actorUserID: String? = nil,
         resourceType: String,

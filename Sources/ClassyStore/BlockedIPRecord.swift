@@ -1,3 +1,4 @@
+import ClassyCore
 import Foundation
 
 /// A stored IP block (one row per block; unblocking keeps the row as history).
@@ -25,7 +26,7 @@ public struct BlockedIPRecord: Sendable, Equatable, Hashable {
 
     /// Creates an IP block record.
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = UUID.randomLowercasedString(),
         ipAddress: String,
         reason: String,
         attempts: Int = 0,

@@ -1,9 +1,10 @@
+import ClassyCore
 import Foundation
 
 /// The one place that defines how emails are normalised before they are stored or compared.
 public enum EmailNormalization {
     /// Trims surrounding whitespace and lower-cases the address.
     public static func normalize(_ email: String) -> String {
-        email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        FieldValidator.normaliseEmail(email)
     }
 }

@@ -1,3 +1,4 @@
+import ClassyCore
 import Foundation
 
 /// A stored login attempt (kept for 30 days).
@@ -25,7 +26,7 @@ public struct LoginAttemptRecord: Sendable, Equatable, Hashable {
 
     /// Creates a login attempt record.
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = UUID.randomLowercasedString(),
         email: String,
         ipAddress: String,
         success: Bool,

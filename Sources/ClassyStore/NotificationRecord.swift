@@ -1,3 +1,4 @@
+import ClassyCore
 import Foundation
 
 /// A stored notification to a user.
@@ -64,7 +65,7 @@ public struct NewNotification: Sendable, Equatable, Hashable {
 
     /// Creates a notification to store.
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = UUID.randomLowercasedString(),
         userID: String,
         kind: String,
         title: String,

@@ -1,3 +1,4 @@
+import ClassyCore
 import Foundation
 
 /// A stored service account (machine client using client credentials).
@@ -21,7 +22,7 @@ public struct ServiceAccountRecord: Sendable, Equatable, Hashable {
 
     /// Creates a service account record.
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = UUID.randomLowercasedString(),
         clientID: String,
         name: String,
         description: String = "",

@@ -1,3 +1,4 @@
+import ClassyCore
 import Foundation
 
 /// A stored session: one per login, holding its refresh-token family.
@@ -41,7 +42,7 @@ public struct SessionRecord: Sendable, Equatable, Hashable {
 
     /// Creates a session record.
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = UUID.randomLowercasedString(),
         userID: String,
         ipAddress: String,
         userAgent: String = "",

@@ -93,7 +93,7 @@ public struct NewUser: Sendable, Equatable {
 
     /// Creates the fields of a new user.
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = UUID.randomLowercasedString(),
         email: String,
         passwordHash: String,
         firstName: String,

@@ -301,6 +301,6 @@ extension PostgresStore {
 
     /// Creates a fresh opaque etag.
     static func makeETag() -> String {
-        UUID().uuidString.lowercased()
+        UUID.randomLowercasedString()
     }
 }

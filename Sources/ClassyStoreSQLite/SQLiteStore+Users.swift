@@ -280,6 +280,6 @@ extension SQLiteStore {
 
     /// Creates a fresh opaque etag.
     static func makeETag() -> String {
-        UUID().uuidString.lowercased()
+        UUID.randomLowercasedString()
     }
 }

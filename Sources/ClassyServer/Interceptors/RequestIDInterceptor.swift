@@ -17,7 +17,7 @@ struct RequestIDInterceptor: ServerInterceptor {
         next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
     ) async throws -> StreamingServerResponse<Output> {
         let given = request.metadata[stringValues: "x-request-id"].first { _ in true }
-        let requestID = given.flatMap { $0.count <= 128 && !$0.isEmpty ? $0 : nil } ?? UUID().uuidString.lowercased()
+        let requestID = given.flatMap { $0.count <= 128 && !$0.isEmpty ? $0 : nil } ?? UUID.randomLowercasedString()
         let clientIP = resolver.clientIP(
             peer: context.remotePeer,
             forwardedFor: Array(request.metadata[stringValues: "x-forwarded-for"])
