@@ -19,6 +19,12 @@ public protocol SecurityStore: Sendable {
     ///
     /// Emails are normalised; the IP key is used as given (group IPv6 by /64 before calling). Failures older
     /// than `window` are pruned as new ones are counted, so use one window per kind of key.
+    ///
+    /// A bare count (no `attempt`, no `effects`: the pre-count before a password check) is atomic and visible to
+    /// every later count at once, but a backend may make it durable only with its next durable commit, such as
+    /// the attempt's own record that follows before anyone is answered (SQLite: that group commits with
+    /// `synchronous=NORMAL`; PostgreSQL: `synchronous_commit = off`). A process crash loses nothing; a power cut
+    /// can lose only counts whose attempts were never answered.
     func recordLoginFailure(
         email: String?,
         ipKey: String?,

@@ -22,7 +22,11 @@ extension PostgresStore {
     ) async throws -> LoginFailureCounts {
         let emailKey = email.map { Self.failureKey(email: $0) }
         let ipKey = ipKey.map { Self.failureKey(ip: $0) }
+        // A bare count (before a password check) is always followed by the attempt's own durable record, whose
+        // WAL flush covers this commit too.
+        let deferDurability = attempt == nil && effects.isEmpty
         return try await write(effects: effects) { connection in
+            if deferDurability { try await connection.exec("SET LOCAL synchronous_commit = off") }
             var counts = LoginFailureCounts(email: 0, ip: 0)
             if let emailKey {
                 counts.email = try await Self.countFailure(key: emailKey, window: window, now: now, on: connection)

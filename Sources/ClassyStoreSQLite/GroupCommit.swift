@@ -9,7 +9,21 @@ import Synchronization
 /// savepoint alone; the others commit. Nobody is answered before the commit that holds their changes is
 /// durable, so what a caller sees is exactly what a transaction of its own would have given it, in the order
 /// the writes were queued.
+///
+/// A write may instead ask to become durable ``Durability/withNextDurableCommit``: a group made only of such
+/// writes commits with `synchronous=NORMAL`, without the `fsync` (in WAL mode the frames are written to the log
+/// file, so a crash of the process loses nothing; only a power cut or an OS crash can). The log is appended in
+/// order, so the `fsync` of the next durable commit makes them durable too.
 final class GroupCommit: Sendable {
+    /// When a write's changes must be on disk.
+    enum Durability: Sendable {
+        /// Before the caller is answered (`synchronous=FULL`).
+        case immediate
+        /// With the next durable commit, which follows soon: for bookkeeping whose outcome is always recorded
+        /// durably before anyone is answered (such as the attempt counted before a password check).
+        case withNextDurableCommit
+    }
+
     /// What to tell a write's caller once its group committed (`nil`) or failed.
     private typealias Reply = @Sendable ((any Error)?) -> Void
 
@@ -27,11 +41,14 @@ final class GroupCommit: Sendable {
         var run: @Sendable (_ db: Database, _ isolated: Bool) -> Outcome
         /// Answers the caller with an error without running the write (the group could not begin).
         var fail: @Sendable (any Error) -> Void
+        var durability: Durability
     }
 
     private struct State {
         var queue: [Operation] = []
         var draining = false
+        /// Whether the writer connection commits without an `fsync` now (`synchronous=NORMAL`).
+        var relaxed = false
     }
 
     private let writer: any DatabaseWriter
@@ -41,8 +58,11 @@ final class GroupCommit: Sendable {
         self.writer = writer
     }
 
-    /// Runs `body` in a savepoint of the next group transaction; returns its value once that commit is durable.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// Runs `body` in a savepoint of the next group transaction; returns its value once that commit is durable
+    /// (or, with ``Durability/withNextDurableCommit``, once it is committed).
+    func write<T: Sendable>(
+        durability: Durability = .immediate, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let run: @Sendable (Database, Bool) -> Outcome = { db, isolated in
                 do {
@@ -59,7 +79,7 @@ final class GroupCommit: Sendable {
                     return Outcome(reply: { _ in continuation.resume(throwing: error) }, failed: true)
                 }
             }
-            enqueue(Operation(run: run, fail: { continuation.resume(throwing: $0) }))
+            enqueue(Operation(run: run, fail: { continuation.resume(throwing: $0) }, durability: durability))
         }
     }
 
@@ -86,6 +106,7 @@ final class GroupCommit: Sendable {
             var replies: [Reply] = []
             replies.reserveCapacity(batch.count)
             do {
+                try setRelaxed(batch.allSatisfy { $0.durability == .withNextDurableCommit }, db)
                 try db.inTransaction(.immediate) {
                     if batch.count == 1 {
                         // Alone in the transaction a write needs no savepoint (for which SQLite first copies every
@@ -104,6 +125,18 @@ final class GroupCommit: Sendable {
                 for operation in batch.dropFirst(replies.count) { operation.fail(error) }
             }
         }
+    }
+}
+
+extension GroupCommit {
+    /// Whether the last group committed without an `fsync` (for tests).
+    var lastGroupRelaxed: Bool { state.withLock { $0.relaxed } }
+
+    /// Switches the writer connection between commits with and without an `fsync` (outside any transaction).
+    private func setRelaxed(_ relaxed: Bool, _ db: Database) throws {
+        guard state.withLock({ $0.relaxed }) != relaxed else { return }
+        try db.cachedStatement(sql: relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL").execute()
+        state.withLock { $0.relaxed = relaxed }
     }
 }
 

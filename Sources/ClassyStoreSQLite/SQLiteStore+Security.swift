@@ -21,7 +21,10 @@ extension SQLiteStore {
     ) async throws -> LoginFailureCounts {
         let emailKey = email.map { Self.failureKey(email: $0) }
         let ipKey = ipKey.map { Self.failureKey(ip: $0) }
-        return try await write(effects: effects) { db in
+        // A bare count (before a password check) is always followed by the attempt's own durable record.
+        let durability: GroupCommit.Durability =
+            attempt == nil && effects.isEmpty ? .withNextDurableCommit : .immediate
+        return try await write(effects: effects, durability: durability) { db in
             var counts = LoginFailureCounts(email: 0, ip: 0)
             if let emailKey {
                 counts.email = try Self.countFailure(key: emailKey, window: window, now: now, in: db)

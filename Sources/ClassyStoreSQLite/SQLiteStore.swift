@@ -165,12 +165,13 @@ public final class SQLiteStore: ClassyStoreProtocol {
     /// Runs `body` in a write transaction, then writes the effects it returns in the same transaction and
     /// wakes commit subscribers once it has committed.
     func write<T: Sendable>(
+        durability: GroupCommit.Durability = .immediate,
         _ body: @escaping @Sendable (Database) throws -> (T, StoreEffects)
     ) async throws -> T {
         try checkOpen()
         let (value, commit): (T, StoreCommit)
         do {
-            (value, commit) = try await groupCommit.write { db in
+            (value, commit) = try await groupCommit.write(durability: durability) { db in
                 let (value, effects) = try body(db)
                 let committed = try EffectsWriter.insert(effects, in: db)
                 return (value, committed.wakeUp)
@@ -196,8 +197,9 @@ public final class SQLiteStore: ClassyStoreProtocol {
     /// Runs `body` in a write transaction together with `effects`.
     func write<T: Sendable>(
         effects: StoreEffects,
+        durability: GroupCommit.Durability = .immediate,
         _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
-        try await write { db in (try body(db), effects) }
+        try await write(durability: durability) { db in (try body(db), effects) }
     }
 }

@@ -100,4 +100,70 @@ struct GroupCommitTests {
         #expect(ids == ["third"])
         try await store.close()
     }
+
+    @Test("deferred writes commit without an fsync; a group with any durable write commits with one")
+    func deferredDurability() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("deferred.sqlite")
+        let store = try SQLiteStore(path: path)
+        try await store.migrate()
+        @Sendable func insertAudit(_ id: String, in db: Database) throws -> Int {
+            try db.execute(
+                sql: "INSERT INTO audit_logs (id, action, resource_type, resource_id, details, ip_address, time) VALUES (?, 'a', 't', ?, '{}', '', 0)",
+                arguments: [id, id])
+            // 1 = NORMAL (no fsync at commit), 2 = FULL.
+            return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+        }
+        let relaxed = try await store.groupCommit.write(durability: .withNextDurableCommit) { db in
+            try insertAudit("deferred-0", in: db)
+        }
+        #expect(relaxed == 1)
+        #expect(store.groupCommit.lastGroupRelaxed)
+        #expect(try await store.groupCommit.write { db in try insertAudit("durable-0", in: db) } == 2)
+        #expect(!store.groupCommit.lastGroupRelaxed)
+
+        // Mixed concurrent writes: every durable one runs in a group that syncs.
+        let modes = try await withThrowingTaskGroup(of: (Bool, Int).self) { group in
+            for index in 1...200 {
+                group.addTask {
+                    let deferred = index % 2 == 0
+                    let mode = try await store.groupCommit.write(
+                        durability: deferred ? .withNextDurableCommit : .immediate
+                    ) { db in try insertAudit("\(deferred ? "deferred" : "durable")-\(index)", in: db) }
+                    return (deferred, mode)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(modes.filter { !$0.0 }.allSatisfy { $0.1 == 2 })
+        #expect(modes.filter { $0.0 }.allSatisfy { $0.1 == 1 || $0.1 == 2 })
+        try await store.close()
+
+        // Everything committed is there after reopening.
+        let reopened = try SQLiteStore(path: path)
+        let count = try await reopened.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_logs") }
+        #expect(count == 202)
+        try await reopened.close()
+    }
+
+    @Test("a bare login-failure count defers its durability; a count with its attempt does not")
+    func bareCountIsDeferred() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.path("count.sqlite"))
+        try await store.migrate()
+        let counts = try await store.recordLoginFailure(
+            email: "a@classy.test", ipKey: "192.0.2.1", window: 900, now: t0, attempt: nil, effects: .none)
+        #expect(counts.email == 1 && counts.ip == 1)
+        #expect(store.groupCommit.lastGroupRelaxed)
+        let attempt = LoginAttemptRecord(
+            email: "a@classy.test", ipAddress: "192.0.2.1", success: false, failureReason: "INVALID_CREDENTIALS",
+            userID: nil, sessionID: nil, userAgent: "", deviceName: "", time: t0)
+        let second = try await store.recordLoginFailure(
+            email: "a@classy.test", ipKey: nil, window: 900, now: t0, attempt: attempt, effects: .none)
+        #expect(second.email == 2)
+        #expect(!store.groupCommit.lastGroupRelaxed)
+        try await store.close()
+    }
 }
