@@ -138,7 +138,7 @@ let targets: [Target] = [
         name: "classy-bench",
         dependencies: [
             "ClassyAPI", "ClassyAuth", "ClassyCore", "ClassyServer", "ClassyStore", grpcCore, grpcProtobuf,
-            grpcTransport, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            grpcTransport, logging, swiftProtobuf, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),

@@ -56,6 +56,17 @@ public final class ChildProcess: Sendable {
         return false
     }
 
+    /// Waits (at most `timeout`) for the process to end on its own; its exit status, or nil (then it is stopped).
+    public func waitForExit(timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        let status = terminationStatus
+        await stop()
+        return status
+    }
+
     /// Sends `signal` and waits (at most `timeout`) for the process to end, then kills it if it has not.
     public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async {
         if isRunning { kill(pid, signal) }

@@ -32,7 +32,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
             grpc (grpc-swift's client, as an app would subscribe).
             """
     )
-    var client: SubscriberClient = .raw
+    var client: GeneratorClient = .raw
     @Option(help: "Give up after this many seconds.") var timeout: Double = 120
     @Option(help: "The server's stream coalescing, in milliseconds (CLASSY_STREAM_COALESCING_MS).")
     var coalescingMs: Int = ServerConfiguration().streamCoalescingMilliseconds
@@ -118,14 +118,14 @@ struct FanoutBenchmark: AsyncParsableCommand {
         let started: UInt64
         switch client {
         case .raw:
-            var connections: [RawSubscribers.Connection] = []
+            var connections: [RawGRPC.Connection] = []
             defer { for connection in connections { connection.channel.close(promise: nil) } }
             for _ in 0..<self.connections {
-                connections.append(try await RawSubscribers.connect(host: "127.0.0.1", port: port))
+                connections.append(try await RawGRPC.connect(host: "127.0.0.1", port: port))
             }
             let message: [UInt8] = try request.serializedBytes()
             let calls = (0..<subscribers).map { index in
-                RawSubscribers.subscribe(
+                RawGRPC.subscribe(
                     on: connections[index % connections.count], authority: "127.0.0.1:\(port)",
                     path: "/" + descriptor.fullyQualifiedMethod, metadata: metadata, message: message,
                     expected: events, deadline: NIODeadline.now() + TimeAmount.seconds(Int64(timeout))
@@ -263,12 +263,6 @@ struct FanoutBenchmark: AsyncParsableCommand {
         }
         return committedAt
     }
-}
-
-/// How the benchmark's subscribers are implemented.
-enum SubscriberClient: String, ExpressibleByArgument, Sendable {
-    case raw
-    case grpc
 }
 
 /// What a benchmark subscriber checks of a SecurityEvent: its sequence and time.

@@ -7,7 +7,9 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
 import ServiceLifecycle
+import SwiftProtobuf
 import Synchronization
 
 /// Unary RPC throughput and latency (Health/Check, GetMe, Refresh, Login) against a server, plus the
@@ -26,6 +28,13 @@ struct RPCBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds per scenario.") var duration: Double = 5
     @Option(help: "Concurrent calls in flight.") var concurrency: Int = 64
     @Option(help: "HTTP/2 connections.") var connections: Int = 4
+    @Option(
+        help: """
+            How the generator calls: raw (gRPC straight on SwiftNIO's HTTP/2, the lightest client) or grpc \
+            (grpc-swift's client, as an app would).
+            """
+    )
+    var client: GeneratorClient = .raw
     @Option(help: "Comma-separated scenarios to run (Health,GetMe,Refresh,Login); default: all.")
     var only: String?
     @Option(help: "CIDRs the in-process server never counts nor blocks (to see what the brute-force defence costs).")
@@ -41,7 +50,8 @@ struct RPCBenchmark: AsyncParsableCommand {
         }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         print(
-            "classy-bench rpc: \(cores) cores, \(concurrency) in flight over \(connections) connections, \(duration) s per scenario"
+            "classy-bench rpc: \(cores) cores, \(concurrency) \(client.rawValue) calls in flight over \(connections) connections, "
+                + "\(duration) s per scenario"
         )
         let measuresLogin = only.map { $0.lowercased().contains("login") } ?? true
         let hashRate = measuresLogin ? try await Self.argon2HashRate(seconds: duration) : .nan
@@ -173,35 +183,80 @@ struct RPCBenchmark: AsyncParsableCommand {
             let selected = only.map { Set($0.split(separator: ",").map { $0.lowercased() }) }
             func wanted(_ name: String) -> Bool { selected?.contains(name.lowercased()) ?? true }
 
+            let raw = try await rawConnections(host: host, port: port)
+            defer { for connection in raw { connection.channel.close(promise: nil) } }
+            /// One raw unary call from `worker`: the serialized response, or the call's gRPC error.
+            @Sendable func call(
+                _ descriptor: MethodDescriptor, _ request: some SwiftProtobuf.Message, worker: Int,
+                metadata: Metadata
+            ) async throws -> ByteBuffer {
+                try await RawGRPC.unary(
+                    on: raw[worker % raw.count], authority: "\(host):\(port)",
+                    path: "/" + descriptor.fullyQualifiedMethod,
+                    metadata: metadata.compactMap { entry in
+                        guard case .string(let value) = entry.value else { return nil }
+                        return (entry.key, value)
+                    },
+                    message: try request.serializedBytes()
+                ).get()
+            }
+
             var rows: [String: LatencyRecorder.Summary] = [:]
             if wanted("Health") {
+                let descriptor = Grpc_Health_V1_Health.Method.Check.descriptor
                 rows["Health/Check"] = try await measure { worker in
-                    _ = try await health[worker % connections].check(.init(), metadata: clientMetadata[worker])
+                    switch client {
+                    case .raw:
+                        _ = try await call(
+                            descriptor, Grpc_Health_V1_HealthCheckRequest(), worker: worker,
+                            metadata: clientMetadata[worker])
+                    case .grpc:
+                        _ = try await health[worker % connections].check(.init(), metadata: clientMetadata[worker])
+                    }
                 }
             }
             if wanted("GetMe") {
+                let descriptor = Classy_Users_V1_UsersService.Method.GetMe.descriptor
                 rows["GetMe"] = try await measure { worker in
-                    _ = try await users[worker % connections].getMe(.init(), metadata: authorizedMetadata[worker])
+                    switch client {
+                    case .raw:
+                        _ = try await call(
+                            descriptor, Classy_Users_V1_GetMeRequest(), worker: worker,
+                            metadata: authorizedMetadata[worker])
+                    case .grpc:
+                        _ = try await users[worker % connections].getMe(.init(), metadata: authorizedMetadata[worker])
+                    }
                 }
             }
             if wanted("Refresh") {
                 let chains = RefreshChains(sessions.map(\.refreshToken))
+                let descriptor = Classy_Auth_V1_AuthService.Method.Refresh.descriptor
                 rows["Refresh"] = try await measure { worker in
-                    let next = try await auth[worker % connections].refresh(
-                        .with { $0.refreshToken = chains[worker] }, metadata: clientMetadata[worker]
-                    )
-                    chains[worker] = next.tokens.refreshToken
+                    let request = Classy_Auth_V1_RefreshRequest.with { $0.refreshToken = chains[worker] }
+                    switch client {
+                    case .raw:
+                        let bytes = try await call(descriptor, request, worker: worker, metadata: clientMetadata[worker])
+                        let next = try Classy_Auth_V1_RefreshResponse(serializedBytes: Array(bytes.readableBytesView))
+                        chains[worker] = next.tokens.refreshToken
+                    case .grpc:
+                        let next = try await auth[worker % connections].refresh(request, metadata: clientMetadata[worker])
+                        chains[worker] = next.tokens.refreshToken
+                    }
                 }
             }
             if wanted("Login") {
+                let descriptor = Classy_Auth_V1_AuthService.Method.Login.descriptor
                 rows["Login"] = try await measure { worker in
-                    _ = try await auth[worker % connections].login(
-                        .with {
-                            $0.email = "bench-\(suffix)-\(worker)@classy.bench"
-                            $0.password = password
-                        },
-                        metadata: clientMetadata[worker]
-                    )
+                    let request = Classy_Auth_V1_LoginRequest.with {
+                        $0.email = "bench-\(suffix)-\(worker)@classy.bench"
+                        $0.password = password
+                    }
+                    switch client {
+                    case .raw:
+                        _ = try await call(descriptor, request, worker: worker, metadata: clientMetadata[worker])
+                    case .grpc:
+                        _ = try await auth[worker % connections].login(request, metadata: clientMetadata[worker])
+                    }
                 }
             }
             print("")
@@ -229,6 +284,16 @@ struct RPCBenchmark: AsyncParsableCommand {
                 print(String(format: "Refresh: %.0f/s (target >= 2,000/s)", refresh.perSecond))
             }
         }
+    }
+
+    /// The raw generator's connections (none when grpc-swift's client makes the calls).
+    func rawConnections(host: String, port: Int) async throws -> [RawGRPC.Connection] {
+        guard client == .raw else { return [] }
+        var connections: [RawGRPC.Connection] = []
+        for _ in 0..<self.connections {
+            connections.append(try await RawGRPC.connect(host: host, port: port))
+        }
+        return connections
     }
 
     /// Runs `call` from `concurrency` workers for `duration` seconds.

@@ -1,17 +1,26 @@
+import ArgumentParser
 import Foundation
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import NIOPosix
 
-/// Stream subscribers that speak gRPC over HTTP/2 straight on SwiftNIO, with no async sequence between the
-/// socket and the receipt: each stream's frames are read on its event loop, the 5-byte gRPC message prefix is
-/// parsed there and the SecurityEvent's sequence and time are read off the wire.
+/// How the load generator's calls are made.
+enum GeneratorClient: String, ExpressibleByArgument, Sendable {
+    /// gRPC spoken straight on SwiftNIO's HTTP/2 (``RawGRPC``): the lightest client.
+    case raw
+    /// grpc-swift's client, as an app would call.
+    case grpc
+}
+
+/// A load generator's gRPC client written straight on SwiftNIO's HTTP/2, with no async sequence between the socket
+/// and the answer: each stream's frames are read on its event loop and the 5-byte gRPC message prefix is parsed
+/// there.
 ///
-/// The load generator shares the server's two cores, so the cheaper a subscriber is, the more the figure measures
-/// the server's fan-out rather than the client (as h2load does for the unary RPCs). The server cannot tell these
-/// subscribers from any other gRPC client: same request, headers, flow control and trailers.
-enum RawSubscribers {
+/// The load generator shares the server's two cores, so the cheaper its calls are, the more the figures measure
+/// the server rather than the client (as h2load does). The server cannot tell these calls from any other gRPC
+/// client's: same path, headers, length-prefixed messages, flow control and trailers.
+enum RawGRPC {
     /// One HTTP/2 connection and the means to open streams on it.
     struct Connection: Sendable {
         let channel: any Channel
@@ -45,24 +54,44 @@ enum RawSubscribers {
         on connection: Connection, authority: String, path: String, metadata: [(String, String)], message: [UInt8],
         expected: Int, deadline: NIODeadline
     ) -> EventLoopFuture<FanoutBenchmark.Receipts> {
-        let eventLoop = connection.channel.eventLoop
-        let done = eventLoop.makePromise(of: FanoutBenchmark.Receipts.self)
+        let done = connection.channel.eventLoop.makePromise(of: FanoutBenchmark.Receipts.self)
+        call(on: connection, authority: authority, path: path, metadata: metadata, message: message, failing: done) {
+            ReceiptStreamHandler(expected: expected, deadline: deadline, done: done)
+        }
+        return done.futureResult
+    }
+
+    /// Makes one unary call of `path` with `message` (a serialized request) and `metadata`; the returned future
+    /// completes with the serialized response once the trailers said OK, or fails with the gRPC status.
+    static func unary(
+        on connection: Connection, authority: String, path: String, metadata: [(String, String)], message: [UInt8]
+    ) -> EventLoopFuture<ByteBuffer> {
+        let done = connection.channel.eventLoop.makePromise(of: ByteBuffer.self)
+        call(on: connection, authority: authority, path: path, metadata: metadata, message: message, failing: done) {
+            UnaryResponseHandler(done: done)
+        }
+        return done.futureResult
+    }
+
+    /// Opens a stream with `handler` reading it, then sends the request headers and the one request message.
+    private static func call<Value, Handler: ChannelInboundHandler>(
+        on connection: Connection, authority: String, path: String, metadata: [(String, String)], message: [UInt8],
+        failing promise: EventLoopPromise<Value>,
+        handler: @escaping @Sendable () -> Handler
+    ) {
         var headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": path, ":authority": authority,
             "content-type": "application/grpc", "te": "trailers",
         ]
         for (name, value) in metadata { headers.add(name: name, value: value) }
         var body = ByteBuffer()
+        body.reserveCapacity(5 + message.count)
         body.writeInteger(UInt8(0))
         body.writeInteger(UInt32(message.count))
         body.writeBytes(message)
         let request = (headers, body)
         connection.multiplexer.createStreamChannel { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(
-                    ReceiptStreamHandler(expected: expected, deadline: deadline, done: done)
-                )
-            }
+            stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(handler()) }
         }.whenComplete { result in
             switch result {
             case .success(let stream):
@@ -70,10 +99,9 @@ enum RawSubscribers {
                 stream.writeAndFlush(
                     HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(request.1), endStream: true)), promise: nil)
             case .failure(let error):
-                done.fail(error)
+                promise.fail(error)
             }
         }
-        return done.futureResult
     }
 
     struct StreamFailed: Error, CustomStringConvertible {
@@ -111,7 +139,7 @@ final class ReceiptStreamHandler: ChannelInboundHandler, RemovableChannelHandler
             // Trailers (or a trailers-only answer): the stream ended before every event arrived.
             let status = frame.headers.first(name: "grpc-status") ?? "?"
             let message = frame.headers.first(name: "grpc-message") ?? ""
-            finish(context: context, failure: RawSubscribers.StreamFailed(description: "grpc-status \(status) \(message)"))
+            finish(context: context, failure: RawGRPC.StreamFailed(description: "grpc-status \(status) \(message)"))
         default:
             break
         }
@@ -143,7 +171,7 @@ final class ReceiptStreamHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        finish(context: context, failure: RawSubscribers.StreamFailed(description: "stream closed early"))
+        finish(context: context, failure: RawGRPC.StreamFailed(description: "stream closed early"))
         context.fireChannelInactive()
     }
 
@@ -160,5 +188,56 @@ final class ReceiptStreamHandler: ChannelInboundHandler, RemovableChannelHandler
             done.succeed(receipts)
         }
         context.close(promise: nil)
+    }
+}
+
+/// Reads one unary response: the message, then the trailers, which must say OK.
+final class UnaryResponseHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+
+    private let done: EventLoopPromise<ByteBuffer>
+    private var body = ByteBuffer()
+    private var finished = false
+
+    init(done: EventLoopPromise<ByteBuffer>) {
+        self.done = done
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .data(let frame):
+            guard case .byteBuffer(var bytes) = frame.data else { return }
+            body.writeBuffer(&bytes)
+        case .headers(let frame) where frame.endStream:
+            let status = frame.headers.first(name: "grpc-status") ?? "?"
+            guard status == "0" else {
+                let message = frame.headers.first(name: "grpc-message") ?? ""
+                return finish(.failure(RawGRPC.StreamFailed(description: "grpc-status \(status) \(message)")))
+            }
+            guard let length = body.getInteger(at: body.readerIndex + 1, as: UInt32.self),
+                let message = body.getSlice(at: body.readerIndex + 5, length: Int(length))
+            else {
+                return finish(.failure(RawGRPC.StreamFailed(description: "OK without a whole response message")))
+            }
+            finish(.success(message))
+        default:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(.failure(RawGRPC.StreamFailed(description: "stream closed before its trailers")))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error))
+        context.close(promise: nil)
+    }
+
+    private func finish(_ result: Result<ByteBuffer, any Error>) {
+        guard !finished else { return }
+        finished = true
+        done.completeWith(result)
     }
 }

@@ -1,0 +1,45 @@
+import ClassyTesting
+import Foundation
+import Testing
+
+/// Runs the `classy-bench` load generators briefly (debug build, tiny loads): they must keep working, with both
+/// client implementations, and report every call and every delivery.
+@Suite("classy-bench load generators")
+struct BenchmarkToolTests {
+    func runBench(_ arguments: [String]) async throws -> (status: Int32?, output: String) {
+        let binary = try #require(BuiltBinaries.url("classy-bench"), "classy-bench must be built (swift build)")
+        let child = try ChildProcess(binary.path, arguments)
+        let status = await child.waitForExit(timeout: .seconds(180))
+        return (status, child.output)
+    }
+
+    @Test("fanout: every subscriber receives every event", arguments: ["raw", "grpc"])
+    func fanout(client: String) async throws {
+        let (status, output) = try await runBench([
+            "fanout", "--subscribers", "20", "--events", "30", "--rate", "300", "--connections", "2",
+            "--client", client, "--timeout", "90",
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("20 \(client) subscribers over 2 connections"), "\(output)")
+        #expect(output.contains("| 20 | 30 | 600 |"), "\(output)")
+        #expect(output.contains("subscribers that received every event: 20 of 20"), "\(output)")
+    }
+
+    @Test("rpc: Health/Check, GetMe and Refresh answer every call", arguments: ["raw", "grpc"])
+    func rpc(client: String) async throws {
+        let (status, output) = try await runBench([
+            "rpc", "--duration", "0.5", "--concurrency", "4", "--connections", "2", "--only", "Health,GetMe,Refresh",
+            "--client", client,
+        ])
+        #expect(status == 0, "\(output)")
+        for name in ["Health/Check", "GetMe", "Refresh"] {
+            // | RPC | calls | failures | RPC/s | p50 ms | p99 ms |
+            let row = output.split(separator: "\n").first { $0.hasPrefix("| \(name) |") }
+            let cells = row.map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+            #expect(cells.count >= 3, "no row for \(name) in:\n\(output)")
+            guard cells.count >= 3 else { continue }
+            #expect((Int(cells[1]) ?? 0) > 0, "\(name): no call completed")
+            #expect(cells[2] == "0", "\(name): \(cells[2]) failures")
+        }
+    }
+}
