@@ -98,7 +98,7 @@ extension SQLiteStore {
     /// Returns the lock state of an email.
     public func accountLock(email: String) async throws -> AccountLockRecord? {
         let email = EmailNormalization.normalize(email)
-        return try await read { db in try Self.fetchLock(email: email, in: db) }
+        return try await readStatement { db in try Self.fetchLock(email: email, in: db) }
     }
 
     /// Locks an email, incrementing (or restarting) its lock count.
@@ -214,7 +214,7 @@ extension SQLiteStore {
 
     /// Returns the active block of exactly this address.
     public func activeBlock(ipAddress: String, now: Date) async throws -> BlockedIPRecord? {
-        try await read { db in try Self.fetchActiveBlock(ipAddress: ipAddress, now: now, in: db) }
+        try await readStatement { db in try Self.fetchActiveBlock(ipAddress: ipAddress, now: now, in: db) }
     }
 
     /// Returns every block in force at `now`.
@@ -233,7 +233,7 @@ extension SQLiteStore {
 
     /// Counts blocks of an address created at or after `since`.
     public func blockCount(ipAddress: String, since: Date) async throws -> Int {
-        try await read { db in
+        try await readStatement { db in
             try Int.fetchOne(
                 try db.cachedStatement(
                     sql: "SELECT COUNT(*) FROM blocked_ips WHERE ip_address = ? AND create_time >= ?"),

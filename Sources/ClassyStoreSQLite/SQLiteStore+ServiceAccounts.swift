@@ -31,7 +31,7 @@ extension SQLiteStore {
 
     /// Returns the account with `id`, deleted ones included.
     public func serviceAccount(id: String) async throws -> ServiceAccountRecord? {
-        try await read { db in
+        try await readStatement { db in
             try Row.decodeOne(
                 try db.cachedStatement(sql: "SELECT * FROM service_accounts WHERE id = ?"), arguments: [id], as: ServiceAccountRecord.init(row:))
         }
@@ -39,7 +39,7 @@ extension SQLiteStore {
 
     /// Returns the non-deleted account with `clientID`.
     public func serviceAccount(clientID: String) async throws -> ServiceAccountRecord? {
-        try await read { db in
+        try await readStatement { db in
             try Row.decodeOne(
                 try db.cachedStatement(
                     sql: "SELECT * FROM service_accounts WHERE client_id = ? AND deleted = 0"),

@@ -13,7 +13,7 @@ extension SQLiteStore {
 
     /// Returns the session with `id`.
     public func session(id: String) async throws -> SessionRecord? {
-        try await read { db in try Self.fetchSession(id: id, in: db) }
+        try await readStatement { db in try Self.fetchSession(id: id, in: db) }
     }
 
     /// Returns the session with `id` and its user: from the session cache, or in one read that fills it.
@@ -41,7 +41,7 @@ extension SQLiteStore {
 
     /// Returns the session ever issued the refresh token with this hash.
     public func session(refreshHash: String) async throws -> SessionRecord? {
-        try await read { db in try Self.fetchSession(refreshHash: refreshHash, in: db) }
+        try await readStatement { db in try Self.fetchSession(refreshHash: refreshHash, in: db) }
     }
 
     /// Returns the session ever issued the refresh token with this hash and its user, in one read.
@@ -173,7 +173,7 @@ extension SQLiteStore {
 
     /// Answers from the user's active-session index in one query.
     public func deviceSighting(userID: String, device: SessionDevice, now: Date) async throws -> DeviceSighting {
-        let code = try await read { db in
+        let code = try await readStatement { db in
             try Int.fetchOne(
                 try db.cachedStatement(sql: SessionDeviceSQL.sighting),
                 arguments: [

@@ -52,13 +52,13 @@ extension SQLiteStore {
 
     /// Returns the user with `id`, soft-deleted ones included.
     public func user(id: String) async throws -> UserRecord? {
-        try await read { db in try Self.fetchUser(id: id, in: db) }
+        try await readStatement { db in try Self.fetchUser(id: id, in: db) }
     }
 
     /// Returns the non-deleted user with `email`.
     public func user(email: String) async throws -> UserRecord? {
         let email = EmailNormalization.normalize(email)
-        return try await read { db in
+        return try await readStatement { db in
             try Row.decodeOne(
                 try db.cachedStatement(sql: "SELECT * FROM users WHERE email = ? AND deleted = 0"), arguments: [email], as: UserRecord.init(row:))
         }

@@ -151,6 +151,18 @@ public final class SQLiteStore: ClassyStoreProtocol {
         }
     }
 
+    /// Runs `body`, which executes exactly one SQL statement, on the calling thread without an explicit
+    /// transaction: the statement is atomic on its own (SQLite gives it an implicit read transaction), so this
+    /// skips the BEGIN and COMMIT that ``read(_:)`` spends on a snapshot for several statements.
+    func readStatement<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try checkOpen()
+        do {
+            return try Self.readStatementOnCaller(writer, body)
+        } catch {
+            throw SQLiteErrorMapping.map(error, logger: logger)
+        }
+    }
+
     /// Runs `body` in a read transaction on one of GRDB's reader queues, off the cooperative thread pool: for
     /// reads whose cost grows with the data (listings, counts, metrics, event replay).
     func readDetached<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -185,6 +197,12 @@ public final class SQLiteStore: ClassyStoreProtocol {
 
     private static func readOnCaller<T>(_ writer: any DatabaseWriter, _ body: (Database) throws -> T) throws -> T {
         try writer.read(body)
+    }
+
+    private static func readStatementOnCaller<T>(
+        _ writer: any DatabaseWriter, _ body: (Database) throws -> T
+    ) throws -> T {
+        try writer.unsafeRead(body)
     }
 
     /// Throws ``StoreError/Code/unavailable`` once the store is closed.
