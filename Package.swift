@@ -258,7 +258,7 @@ let targets: [Target] = [
         name: "ClassyServerTests",
         dependencies: [
             "ClassyServer", "ClassyTesting", "ClassyAPI", "ClassyCore", "ClassyAuth", "ClassyStore", "ClassyStoreSQLite",
-            grpcCore, grpcProtobuf, grpcTransport,
+            grpcCore, grpcProtobuf, grpcTransport, logging,
             .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         ],
         swiftSettings: swiftSettings

@@ -102,6 +102,7 @@ extension Metadata {
 ///   - configure: changes to the test configuration (port 0, temp SQLite file, rate limits off).
 ///   - databasePath: an SQLite file to use (to restart a server on the same data); a temp file if nil.
 ///   - clock: the server's clock.
+///   - logger: the server's logger (default: critical only, or debug with `CLASSY_TEST_LOG` set).
 public func withTestServer<Result: Sendable>(
     configure: (inout ServerConfiguration) -> Void = { _ in },
     databasePath: String? = nil,
@@ -109,6 +110,7 @@ public func withTestServer<Result: Sendable>(
     clientSecurity: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext,
     clientHost: String = "127.0.0.1",
     passwordHasher: (any PasswordHasher)? = nil,
+    logger: Logger? = nil,
     _ body: (TestServer) async throws -> Result
 ) async throws -> Result {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-test-\(UUID().uuidString)")
@@ -123,8 +125,11 @@ public func withTestServer<Result: Sendable>(
     configuration.rateLimitEnabled = false
     configure(&configuration)
 
-    var logger = Logger(label: "classy.test")
-    logger.logLevel = ProcessInfo.processInfo.environment["CLASSY_TEST_LOG"] == nil ? .critical : .debug
+    let logger = logger ?? {
+        var logger = Logger(label: "classy.test")
+        logger.logLevel = ProcessInfo.processInfo.environment["CLASSY_TEST_LOG"] == nil ? .critical : .debug
+        return logger
+    }()
     let hasher: any PasswordHasher
     if let passwordHasher {
         hasher = passwordHasher

@@ -5,6 +5,7 @@ import ClassyTesting
 import Foundation
 import GRPCCore
 import GRPCProtobuf
+import Logging
 import Testing
 
 /// The request path over real TCP: health, authentication, authorization, errors, request ids.
@@ -138,6 +139,33 @@ struct RequestPathTests {
                 response.metadata[stringValues: "x-request-id"].first { _ in true }
             }
             #expect(generated?.isEmpty == false)
+        }
+    }
+
+    @Test("each RPC's outcome is logged: successes at debug level only, failures at info with their reason")
+    func outcomeLogging() async throws {
+        for level in [Logger.Level.debug, .info] {
+            let logs = CapturedLogs()
+            try await withTestServer(logger: logs.logger(level: level)) { server async throws in
+                _ = try await server.health.check(.init(), metadata: ["x-request-id": "ok-1"])
+                _ = await expectRPCError(.unauthenticated) {
+                    _ = try await server.users.getMe(.init(), metadata: ["x-request-id": "failed-1"])
+                }
+            }
+            let finished = logs.records.filter { $0.message == "rpc finished" && $0.metadata["request_id"] == "ok-1" }
+            let failed = logs.records.filter { $0.message == "rpc failed" && $0.metadata["request_id"] == "failed-1" }
+            if level == .debug {
+                #expect(finished.count == 1)
+                #expect(finished.first?.metadata["status"] == "OK")
+                #expect(finished.first?.metadata["method"] == "grpc.health.v1.Health/Check")
+                #expect(Double(finished.first?.metadata["duration_ms"] ?? "") != nil)
+            } else {
+                #expect(finished.isEmpty)
+            }
+            #expect(failed.count == 1, "at \(level)")
+            #expect(failed.first?.level == .info)
+            #expect(failed.first?.metadata["status"] == "unauthenticated", "\(failed)")
+            #expect(failed.first?.metadata["reason"] == "TOKEN_INVALID", "\(failed)")
         }
     }
 

@@ -95,6 +95,8 @@ struct RequestIDInterceptor: ServerInterceptor {
             }
             metrics.record(method: method, code: code, duration: elapsed)
         }
+        // Successes are logged at debug level only: format nothing for them unless it is on.
+        guard error != nil || logger.logLevel <= .debug else { return }
         let millis = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         var metadata: Logger.Metadata = ["duration_ms": "\(String(format: "%.2f", millis))"]
         guard let error else {
@@ -107,6 +109,7 @@ struct RequestIDInterceptor: ServerInterceptor {
             metadata["reason"] = "\(error.code.reason)"
         } else if let error = error as? RPCError {
             metadata["status"] = "\(error.code)"
+            if let cause = error.cause as? ClassyError { metadata["reason"] = "\(cause.code.reason)" }
         }
         metadata["error"] = "\(error)"
         logger.info("rpc failed", metadata: metadata)
