@@ -48,7 +48,7 @@ extension SQLiteStore {
         let emailKey = email.map { Self.failureKey(email: $0) }
         let ipKey = ipKey.map { Self.failureKey(ip: $0) }
         let since = now.addingTimeInterval(-window).storageValue
-        return try await read { db in
+        @Sendable func counts(_ db: Database) throws -> LoginFailureCounts {
             func count(_ key: String?) throws -> Int {
                 guard let key else { return 0 }
                 return try Int.fetchOne(
@@ -59,6 +59,9 @@ extension SQLiteStore {
             }
             return LoginFailureCounts(email: try count(emailKey), ip: try count(ipKey))
         }
+        // Two counts read one snapshot; a single count is one statement.
+        if emailKey != nil && ipKey != nil { return try await read(counts) }
+        return try await readStatement(counts)
     }
 
     /// Stores the session, last login, attempt and effects, resets the email's failures and counts the IP's
