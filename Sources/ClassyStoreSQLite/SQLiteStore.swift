@@ -143,21 +143,21 @@ public final class SQLiteStore: ClassyStoreProtocol {
     /// read is a few microseconds of CPU, and running it here saves two thread hand-offs (to a GRDB queue and
     /// back), which under load cost more than the read. Scans and listings use ``readDetached(_:)``.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try checkOpen()
-        do {
-            return try Self.readOnCaller(writer, body)
-        } catch {
-            throw SQLiteErrorMapping.map(error, logger: logger)
-        }
+        try onCaller { try Self.readOnCaller(writer, body) }
     }
 
     /// Runs `body`, which executes exactly one SQL statement, on the calling thread without an explicit
     /// transaction: the statement is atomic on its own (SQLite gives it an implicit read transaction), so this
     /// skips the BEGIN and COMMIT that ``read(_:)`` spends on a snapshot for several statements.
     func readStatement<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try onCaller { try Self.readStatementOnCaller(writer, body) }
+    }
+
+    /// Runs a read on the calling thread once the store is known to be open, mapping errors to ``StoreError``.
+    private func onCaller<T>(_ read: () throws -> T) throws -> T {
         try checkOpen()
         do {
-            return try Self.readStatementOnCaller(writer, body)
+            return try read()
         } catch {
             throw SQLiteErrorMapping.map(error, logger: logger)
         }

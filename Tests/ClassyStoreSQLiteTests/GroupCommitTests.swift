@@ -16,6 +16,16 @@ struct GroupCommitTests {
         NewUser(email: email, passwordHash: "x", firstName: "A", lastName: "B", role: .user, createTime: t0)
     }
 
+    /// Inserts an audit row with `id`; returns the connection's synchronous mode (1 = NORMAL, no fsync at
+    /// commit; 2 = FULL).
+    @discardableResult
+    @Sendable static func insertAudit(_ id: String, in db: Database) throws -> Int {
+        try db.execute(
+            sql: "INSERT INTO audit_logs (id, action, resource_type, resource_id, details, ip_address, time) VALUES (?, 'a', 't', ?, '{}', '', 0)",
+            arguments: [id, id])
+        return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+    }
+
     @Test("300 concurrent writes, 100 of them failing: the failures roll back alone, the rest all commit")
     func failuresRollBackAlone() async throws {
         let directory = try TemporaryDirectory()
@@ -83,19 +93,14 @@ struct GroupCommitTests {
         let store = try SQLiteStore(path: directory.path("lone.sqlite"))
         try await store.migrate()
         struct Refused: Error {}
-        @Sendable func insertAudit(_ id: String, in db: Database) throws {
-            try db.execute(
-                sql: "INSERT INTO audit_logs (id, action, resource_type, resource_id, details, ip_address, time) VALUES (?, 'a', 't', ?, '{}', '', 0)",
-                arguments: [id, id])
-        }
         await #expect(throws: Refused.self) {
             try await store.groupCommit.write { db in
-                try insertAudit("first", in: db)
-                try insertAudit("second", in: db)
+                try Self.insertAudit("first", in: db)
+                try Self.insertAudit("second", in: db)
                 throw Refused()
             }
         }
-        try await store.groupCommit.write { db in try insertAudit("third", in: db) }
+        _ = try await store.groupCommit.write { db in try Self.insertAudit("third", in: db) }
         let ids = try await store.read { db in try String.fetchAll(db, sql: "SELECT id FROM audit_logs ORDER BY id") }
         #expect(ids == ["third"])
         try await store.close()
@@ -108,19 +113,12 @@ struct GroupCommitTests {
         let path = directory.path("deferred.sqlite")
         let store = try SQLiteStore(path: path)
         try await store.migrate()
-        @Sendable func insertAudit(_ id: String, in db: Database) throws -> Int {
-            try db.execute(
-                sql: "INSERT INTO audit_logs (id, action, resource_type, resource_id, details, ip_address, time) VALUES (?, 'a', 't', ?, '{}', '', 0)",
-                arguments: [id, id])
-            // 1 = NORMAL (no fsync at commit), 2 = FULL.
-            return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
-        }
         let relaxed = try await store.groupCommit.write(durability: .withNextDurableCommit) { db in
-            try insertAudit("deferred-0", in: db)
+            try Self.insertAudit("deferred-0", in: db)
         }
         #expect(relaxed == 1)
         #expect(store.groupCommit.lastGroupRelaxed)
-        #expect(try await store.groupCommit.write { db in try insertAudit("durable-0", in: db) } == 2)
+        #expect(try await store.groupCommit.write { db in try Self.insertAudit("durable-0", in: db) } == 2)
         #expect(!store.groupCommit.lastGroupRelaxed)
 
         // Mixed concurrent writes: every durable one runs in a group that syncs.
@@ -130,7 +128,7 @@ struct GroupCommitTests {
                     let deferred = index % 2 == 0
                     let mode = try await store.groupCommit.write(
                         durability: deferred ? .withNextDurableCommit : .immediate
-                    ) { db in try insertAudit("\(deferred ? "deferred" : "durable")-\(index)", in: db) }
+                    ) { db in try Self.insertAudit("\(deferred ? "deferred" : "durable")-\(index)", in: db) }
                     return (deferred, mode)
                 }
             }
