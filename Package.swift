@@ -141,7 +141,8 @@ let targets: [Target] = [
             grpcTransport, logging, swiftProtobuf, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            .product(name: "NIOHPACK", package: "swift-nio-http2"),
         ],
         path: "Benchmarks/Sources/classy-bench",
         swiftSettings: swiftSettings
@@ -257,7 +258,8 @@ let targets: [Target] = [
     .testTarget(
         name: "ClassyServerTests",
         dependencies: [
-            "ClassyServer", "ClassyTesting", "ClassyAPI", "ClassyCore", "ClassyAuth", "ClassyStore", "ClassyStoreSQLite",
+            "ClassyServer", "ClassyTesting", "ClassyAPI", "ClassyCore", "ClassyAuth", "ClassyStore",
+            "ClassyStoreSQLite",
             grpcCore, grpcProtobuf, grpcTransport, logging,
             .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         ],

@@ -73,7 +73,8 @@ extension AuthService {
         ipAddress: String,
         now: Date
     ) async throws -> NewNotification? {
-        let device = SessionDevice(deviceName: client.deviceName, platform: client.platform, userAgent: client.userAgent)
+        let device = SessionDevice(
+            deviceName: client.deviceName, platform: client.platform, userAgent: client.userAgent)
         // A first sign-in and a sign-in from a device with an active session are not news.
         guard try await store.deviceSighting(userID: user.id, device: device, now: now) == .newDevice else {
             return nil

@@ -35,7 +35,9 @@ public protocol SecurityStore: Sendable {
     ) async throws -> LoginFailureCounts
 
     /// Returns the failure counts within `window` without counting a new failure.
-    func loginFailureCounts(email: String?, ipKey: String?, window: TimeInterval, now: Date) async throws
+    func loginFailureCounts(
+        email: String?, ipKey: String?, window: TimeInterval, now: Date
+    ) async throws
         -> LoginFailureCounts
 
     /// In one transaction: stores the session, sets the user's last login, resets the email's failure counter,
@@ -74,7 +76,9 @@ public protocol SecurityStore: Sendable {
     func blockIP(_ block: BlockedIPRecord, effects: StoreEffects) async throws -> BlockedIPRecord
 
     /// Lifts the active block of an address or CIDR; returns `nil` if none was active.
-    func unblockIP(ipAddress: String, reason: String, now: Date, effects: StoreEffects) async throws
+    func unblockIP(
+        ipAddress: String, reason: String, now: Date, effects: StoreEffects
+    ) async throws
         -> BlockedIPRecord?
 
     /// Returns the active block of exactly this address or CIDR.
@@ -106,6 +110,7 @@ extension SecurityStore {
         attempt: LoginAttemptRecord,
         effects: StoreEffects
     ) async throws -> UserRecord {
-        try await recordSuccessfulLogin(session: session, attempt: attempt, ipSuccessKey: nil, window: 0, effects: effects)
+        try await recordSuccessfulLogin(
+            session: session, attempt: attempt, ipSuccessKey: nil, window: 0, effects: effects)
     }
 }

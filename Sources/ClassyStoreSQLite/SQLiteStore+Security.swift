@@ -331,7 +331,9 @@ extension SQLiteStore {
     }
 
     static func fetchLock(email: String, in db: Database) throws -> AccountLockRecord? {
-        try Row.decodeOne(try db.cachedStatement(sql: "SELECT * FROM account_locks WHERE email = ?"), arguments: [email], as: AccountLockRecord.init(row:))
+        try Row.decodeOne(
+            try db.cachedStatement(sql: "SELECT * FROM account_locks WHERE email = ?"), arguments: [email],
+            as: AccountLockRecord.init(row:))
     }
 
     static func fetchActiveBlock(ipAddress: String, now: Date, in db: Database) throws -> BlockedIPRecord? {

@@ -33,7 +33,8 @@ extension SQLiteStore {
     public func serviceAccount(id: String) async throws -> ServiceAccountRecord? {
         try await readStatement { db in
             try Row.decodeOne(
-                try db.cachedStatement(sql: "SELECT * FROM service_accounts WHERE id = ?"), arguments: [id], as: ServiceAccountRecord.init(row:))
+                try db.cachedStatement(sql: "SELECT * FROM service_accounts WHERE id = ?"), arguments: [id],
+                as: ServiceAccountRecord.init(row:))
         }
     }
 
@@ -55,7 +56,8 @@ extension SQLiteStore {
         let sql = "SELECT * FROM service_accounts \(filter.whereClause) ORDER BY create_time DESC, id DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, limit))
         return try await readDetached { db in
-            try Row.decodeAll(try db.cachedStatement(sql: sql), arguments: arguments, as: ServiceAccountRecord.init(row:))
+            try Row.decodeAll(
+                try db.cachedStatement(sql: sql), arguments: arguments, as: ServiceAccountRecord.init(row:))
         }
     }
 

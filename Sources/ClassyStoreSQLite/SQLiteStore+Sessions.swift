@@ -23,7 +23,8 @@ extension SQLiteStore {
         let entry = try await read { db -> SessionCache.Entry? in
             guard
                 let (session, sessionRowID) = try Row.decodeOne(
-                    try db.cachedStatement(sql: "SELECT rowid AS row_id, * FROM sessions WHERE id = ?"), arguments: [id],
+                    try db.cachedStatement(sql: "SELECT rowid AS row_id, * FROM sessions WHERE id = ?"),
+                    arguments: [id],
                     as: { (SessionRecord(row: $0), $0["row_id"] as Int64) }
                 ),
                 let (user, userRowID) = try Row.decodeOne(
@@ -203,7 +204,9 @@ extension SQLiteStore {
     // MARK: - Transaction building blocks
 
     static func fetchSession(id: String, in db: Database) throws -> SessionRecord? {
-        try Row.decodeOne(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE id = ?"), arguments: [id], as: SessionRecord.init(row:))
+        try Row.decodeOne(
+            try db.cachedStatement(sql: "SELECT * FROM sessions WHERE id = ?"), arguments: [id],
+            as: SessionRecord.init(row:))
     }
 
     static func insertSession(_ session: SessionRecord, in db: Database) throws {

@@ -60,14 +60,17 @@ extension SQLiteStore {
         let email = EmailNormalization.normalize(email)
         return try await readStatement { db in
             try Row.decodeOne(
-                try db.cachedStatement(sql: "SELECT * FROM users WHERE email = ? AND deleted = 0"), arguments: [email], as: UserRecord.init(row:))
+                try db.cachedStatement(sql: "SELECT * FROM users WHERE email = ? AND deleted = 0"), arguments: [email],
+                as: UserRecord.init(row:))
         }
     }
 
     /// Returns the primary admin.
     public func primaryAdmin() async throws -> UserRecord? {
         try await read { db in
-            try Row.decodeOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE is_primary_admin = 1"), as: UserRecord.init(row:))
+            try Row.decodeOne(
+                try db.cachedStatement(sql: "SELECT * FROM users WHERE is_primary_admin = 1"), as: UserRecord.init(row:)
+            )
         }
     }
 
@@ -207,7 +210,8 @@ extension SQLiteStore {
         let pageSQL = "SELECT * FROM users \(filter.whereClause) ORDER BY \(order) LIMIT ?"
         let pageArguments = filter.statementArguments(max(0, query.limit))
         return try await readDetached { db in
-            let users = try Row.decodeAll(try db.cachedStatement(sql: pageSQL), arguments: pageArguments, as: UserRecord.init(row:))
+            let users = try Row.decodeAll(
+                try db.cachedStatement(sql: pageSQL), arguments: pageArguments, as: UserRecord.init(row:))
             let total = try Int.fetchOne(try db.cachedStatement(sql: countSQL), arguments: countArguments) ?? 0
             return UserPage(users: users, totalCount: total)
         }
@@ -234,7 +238,8 @@ extension SQLiteStore {
     // MARK: - Transaction building blocks
 
     static func fetchUser(id: String, in db: Database) throws -> UserRecord? {
-        try Row.decodeOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE id = ?"), arguments: [id], as: UserRecord.init(row:))
+        try Row.decodeOne(
+            try db.cachedStatement(sql: "SELECT * FROM users WHERE id = ?"), arguments: [id], as: UserRecord.init(row:))
     }
 
     /// Returns the non-deleted user, checking the etag when one is given.

@@ -125,11 +125,13 @@ public func withTestServer<Result: Sendable>(
     configuration.rateLimitEnabled = false
     configure(&configuration)
 
-    let logger = logger ?? {
-        var logger = Logger(label: "classy.test")
-        logger.logLevel = ProcessInfo.processInfo.environment["CLASSY_TEST_LOG"] == nil ? .critical : .debug
-        return logger
-    }()
+    let logger =
+        logger
+        ?? {
+            var logger = Logger(label: "classy.test")
+            logger.logLevel = ProcessInfo.processInfo.environment["CLASSY_TEST_LOG"] == nil ? .critical : .debug
+            return logger
+        }()
     let hasher: any PasswordHasher
     if let passwordHasher {
         hasher = passwordHasher

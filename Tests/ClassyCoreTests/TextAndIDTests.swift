@@ -8,7 +8,8 @@ struct TextAndIDTests {
         "trimmingWhitespace removes what trimmingCharacters(in: .whitespacesAndNewlines) removes",
         arguments: [
             "", " ", "\t\n\r ", "plain", "  ada@example.com ", "\u{00A0}nbsp\u{00A0}", "\u{2003}em space\u{3000}",
-            "\u{2028}line\u{2029}", "\u{0085}next\u{000B}\u{000C}", "in side  spaces", " é ", "\u{200B}zero width\u{200B}",
+            "\u{2028}line\u{2029}", "\u{0085}next\u{000B}\u{000C}", "in side  spaces", " é ",
+            "\u{200B}zero width\u{200B}",
             "👩‍💻 ", " a", "a ", "\u{180E}mongolian\u{180E}", "\u{FEFF}bom\u{FEFF}", "\u{1680}\u{205F}\u{202F}x",
         ]
     )

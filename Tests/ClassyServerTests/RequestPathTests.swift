@@ -63,7 +63,8 @@ struct RequestPathTests {
             }
             let (other, otherToken, _) = try await server.signIn(role: .admin)
             _ = try await server.store.updateUser(
-                id: other.id, ifETag: nil, changes: UserChanges(isActive: false), effects: .none, now: server.clock.now()
+                id: other.id, ifETag: nil, changes: UserChanges(isActive: false), effects: .none,
+                now: server.clock.now()
             )
             _ = await expectRPCError(.unauthenticated, .sessionRevoked) {
                 _ = try await server.users.listUsers(.init(), metadata: .bearer(otherToken))
@@ -179,7 +180,8 @@ struct RequestPathTests {
             let admin = try #require(try await server.store.primaryAdmin())
             #expect(admin.email == TestServer.adminEmail)
             #expect(admin.role == .superAdmin)
-            #expect(try await server.runtime.passwordHasher.verify(TestServer.adminPassword, against: admin.passwordHash))
+            #expect(
+                try await server.runtime.passwordHasher.verify(TestServer.adminPassword, against: admin.passwordHash))
             return admin.id
         }
         try await withTestServer(databasePath: path) { server async throws in

@@ -21,7 +21,8 @@ struct GroupCommitTests {
     @discardableResult
     @Sendable static func insertAudit(_ id: String, in db: Database) throws -> Int {
         try db.execute(
-            sql: "INSERT INTO audit_logs (id, action, resource_type, resource_id, details, ip_address, time) VALUES (?, 'a', 't', ?, '{}', '', 0)",
+            sql:
+                "INSERT INTO audit_logs (id, action, resource_type, resource_id, details, ip_address, time) VALUES (?, 'a', 't', ?, '{}', '', 0)",
             arguments: [id, id])
         return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
     }

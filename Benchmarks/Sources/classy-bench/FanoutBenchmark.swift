@@ -168,7 +168,8 @@ struct FanoutBenchmark: AsyncParsableCommand {
         print("subscribers that received every event: \(complete) of \(subscribers)")
         print(
             String(
-                format: "latency measured from just before each commit began (its fsync included): p50 %.2f ms, p99 %.2f ms",
+                format:
+                    "latency measured from just before each commit began (its fsync included): p50 %.2f ms, p99 %.2f ms",
                 percentile(0.50, of: withCommit), percentile(0.99, of: withCommit)
             )
         )
@@ -235,7 +236,9 @@ struct FanoutBenchmark: AsyncParsableCommand {
 
     /// Commits `events` audit entries (with their audit_log events) at `rate` per second, each stamped with the
     /// time just before its commit (the event's `time`); returns when each sequence's commit returned.
-    func commitEvents(_ store: any ClassyStoreProtocol, deadline: ContinuousClock.Instant) async throws
+    func commitEvents(
+        _ store: any ClassyStoreProtocol, deadline: ContinuousClock.Instant
+    ) async throws
         -> [UInt64: Double]
     {
         var committedAt: [UInt64: Double] = [:]

@@ -39,7 +39,10 @@ struct RPCBenchmark: AsyncParsableCommand {
     var only: String?
     @Option(help: "CIDRs the in-process server never counts nor blocks (to see what the brute-force defence costs).")
     var ipAllowList: String?
-    @Option(help: "Argon2id memory (KiB) of the in-process server's hasher; a tiny value shows what Login costs besides the hash.")
+    @Option(
+        help:
+            "Argon2id memory (KiB) of the in-process server's hasher; a tiny value shows what Login costs besides the hash."
+    )
     var serverHashKib: UInt32?
 
     func run() async throws {
@@ -79,7 +82,8 @@ struct RPCBenchmark: AsyncParsableCommand {
             configuration.maxConcurrentStreams = 1024
             var hasher: (any PasswordHasher)?
             if let serverHashKib {
-                hasher = try await Argon2idPasswordHasher(parameters: Argon2Parameters(memoryKiB: serverHashKib, iterations: 1))
+                hasher = try await Argon2idPasswordHasher(
+                    parameters: Argon2Parameters(memoryKiB: serverHashKib, iterations: 1))
             }
             let runtime = try await ClassyServerRuntime(
                 configuration: configuration, passwordHasher: hasher, logger: Logger(label: "bench")
@@ -235,11 +239,13 @@ struct RPCBenchmark: AsyncParsableCommand {
                     let request = Classy_Auth_V1_RefreshRequest.with { $0.refreshToken = chains[worker] }
                     switch client {
                     case .raw:
-                        let bytes = try await call(descriptor, request, worker: worker, metadata: clientMetadata[worker])
+                        let bytes = try await call(
+                            descriptor, request, worker: worker, metadata: clientMetadata[worker])
                         let next = try Classy_Auth_V1_RefreshResponse(serializedBytes: Array(bytes.readableBytesView))
                         chains[worker] = next.tokens.refreshToken
                     case .grpc:
-                        let next = try await auth[worker % connections].refresh(request, metadata: clientMetadata[worker])
+                        let next = try await auth[worker % connections].refresh(
+                            request, metadata: clientMetadata[worker])
                         chains[worker] = next.tokens.refreshToken
                     }
                 }

@@ -152,7 +152,12 @@ final class ReceiptStreamHandler: ChannelInboundHandler, RemovableChannelHandler
         {
             pending.moveReaderIndex(forwardBy: 5)
             let receipt = pending.readWithUnsafeReadableBytes { bytes in
-                (Int(length), Result { try ReceiptDeserializer.receipt(from: UnsafeRawBufferPointer(rebasing: bytes[..<Int(length)])) })
+                (
+                    Int(length),
+                    Result {
+                        try ReceiptDeserializer.receipt(from: UnsafeRawBufferPointer(rebasing: bytes[..<Int(length)]))
+                    }
+                )
             }
             switch receipt {
             case .success(let receipt) where receipt.sequence != 0:
