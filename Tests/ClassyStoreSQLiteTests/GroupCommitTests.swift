@@ -16,6 +16,13 @@ struct GroupCommitTests {
         NewUser(email: email, passwordHash: "x", firstName: "A", lastName: "B", role: .user, createTime: t0)
     }
 
+    /// A migrated store on the file `name` in `directory`.
+    func migratedStore(_ name: String, in directory: TemporaryDirectory) async throws -> SQLiteStore {
+        let store = try SQLiteStore(path: directory.path(name))
+        try await store.migrate()
+        return store
+    }
+
     /// Inserts an audit row with `id`; returns the connection's synchronous mode (1 = NORMAL, no fsync at
     /// commit; 2 = FULL).
     @discardableResult
@@ -31,8 +38,7 @@ struct GroupCommitTests {
     func failuresRollBackAlone() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try SQLiteStore(path: directory.path("group.sqlite"))
-        try await store.migrate()
+        let store = try await migratedStore("group.sqlite", in: directory)
         _ = try await store.createUser(newUser("taken@classy.test"), effects: .none)
 
         let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -91,8 +97,7 @@ struct GroupCommitTests {
     func loneFailureRollsBack() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try SQLiteStore(path: directory.path("lone.sqlite"))
-        try await store.migrate()
+        let store = try await migratedStore("lone.sqlite", in: directory)
         struct Refused: Error {}
         await #expect(throws: Refused.self) {
             try await store.groupCommit.write { db in
@@ -111,9 +116,7 @@ struct GroupCommitTests {
     func deferredDurability() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let path = directory.path("deferred.sqlite")
-        let store = try SQLiteStore(path: path)
-        try await store.migrate()
+        let store = try await migratedStore("deferred.sqlite", in: directory)
         let relaxed = try await store.groupCommit.write(durability: .withNextDurableCommit) { db in
             try Self.insertAudit("deferred-0", in: db)
         }
@@ -140,7 +143,7 @@ struct GroupCommitTests {
         try await store.close()
 
         // Everything committed is there after reopening.
-        let reopened = try SQLiteStore(path: path)
+        let reopened = try SQLiteStore(path: directory.path("deferred.sqlite"))
         let count = try await reopened.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_logs") }
         #expect(count == 202)
         try await reopened.close()
@@ -150,8 +153,7 @@ struct GroupCommitTests {
     func bareCountIsDeferred() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try SQLiteStore(path: directory.path("count.sqlite"))
-        try await store.migrate()
+        let store = try await migratedStore("count.sqlite", in: directory)
         let counts = try await store.recordLoginFailure(
             email: "a@classy.test", ipKey: "192.0.2.1", window: 900, now: t0, attempt: nil, effects: .none)
         #expect(counts.email == 1 && counts.ip == 1)

@@ -99,40 +99,39 @@ struct RPCBenchmark: AsyncParsableCommand {
         }
     }
 
-    /// Hashes at OWASP parameters on every core for `seconds`; returns hashes per second per core.
+    /// Hashes at OWASP parameters on every core for `seconds`, then verifies for as long; prints both rates and
+    /// returns the hash rate (hashes per second, all cores).
     static func argon2HashRate(seconds: Double) async throws -> Double {
         let hasher = try await Argon2idPasswordHasher()
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        let start = ContinuousClock.now
-        let count = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<cores {
-                group.addTask {
-                    var done = 0
-                    while ContinuousClock.now < deadline {
-                        _ = try await hasher.hash("benchmark password \(done)")
-                        done += 1
-                    }
-                    return done
-                }
-            }
-            return try await group.reduce(0, +)
+        let rate = try await perSecond(on: cores, for: seconds) { done in
+            _ = try await hasher.hash("benchmark password \(done)")
         }
-        let rate = Double(count) / (ContinuousClock.now - start).seconds
         print(
             String(
                 format:
                     "raw Argon2id (m=19456 KiB, t=2, p=1): %.1f hashes/s on %d cores = %.1f per core (%.1f ms/hash)",
                 rate, cores, rate / Double(cores), 1000 * Double(cores) / rate))
         let stored = try await hasher.hash("benchmark password")
-        let verifyDeadline = ContinuousClock.now + .seconds(seconds)
-        let verifyStart = ContinuousClock.now
-        let verified = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<cores {
+        let verifyRate = try await perSecond(on: cores, for: seconds) { _ in
+            _ = try await hasher.verify("benchmark password", against: stored)
+        }
+        print(String(format: "raw Argon2id verify: %.1f/s on %d cores", verifyRate, cores))
+        return rate
+    }
+
+    /// Runs `operation` back to back in `tasks` tasks for `seconds`; returns the operations completed per second.
+    static func perSecond(
+        on tasks: Int, for seconds: Double, _ operation: @escaping @Sendable (_ done: Int) async throws -> Void
+    ) async throws -> Double {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        let start = ContinuousClock.now
+        let count = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<tasks {
                 group.addTask {
                     var done = 0
-                    while ContinuousClock.now < verifyDeadline {
-                        _ = try await hasher.verify("benchmark password", against: stored)
+                    while ContinuousClock.now < deadline {
+                        try await operation(done)
                         done += 1
                     }
                     return done
@@ -140,9 +139,7 @@ struct RPCBenchmark: AsyncParsableCommand {
             }
             return try await group.reduce(0, +)
         }
-        let verifyRate = Double(verified) / (ContinuousClock.now - verifyStart).seconds
-        print(String(format: "raw Argon2id verify: %.1f/s on %d cores", verifyRate, cores))
-        return rate
+        return Double(count) / (ContinuousClock.now - start).seconds
     }
 
     func runScenarios(host: String, port: Int, hashRate: Double) async throws {
@@ -184,6 +181,17 @@ struct RPCBenchmark: AsyncParsableCommand {
                 metadata.addString("Bearer \(tokens[worker])", forKey: "authorization")
                 return metadata
             }
+            /// The same metadata as name/value pairs for the raw client, converted once.
+            func pairs(_ metadata: [Metadata]) -> [[(String, String)]] {
+                metadata.map { entries in
+                    entries.compactMap { entry in
+                        guard case .string(let value) = entry.value else { return nil }
+                        return (entry.key, value)
+                    }
+                }
+            }
+            let rawClientMetadata = pairs(clientMetadata)
+            let rawAuthorizedMetadata = pairs(authorizedMetadata)
             let selected = only.map { Set($0.split(separator: ",").map { $0.lowercased() }) }
             func wanted(_ name: String) -> Bool { selected?.contains(name.lowercased()) ?? true }
 
@@ -192,15 +200,11 @@ struct RPCBenchmark: AsyncParsableCommand {
             /// One raw unary call from `worker`: the serialized response, or the call's gRPC error.
             @Sendable func call(
                 _ descriptor: MethodDescriptor, _ request: some SwiftProtobuf.Message, worker: Int,
-                metadata: Metadata
+                metadata: [(String, String)]
             ) async throws -> ByteBuffer {
                 try await RawGRPC.unary(
                     on: raw[worker % raw.count], authority: "\(host):\(port)",
-                    path: "/" + descriptor.fullyQualifiedMethod,
-                    metadata: metadata.compactMap { entry in
-                        guard case .string(let value) = entry.value else { return nil }
-                        return (entry.key, value)
-                    },
+                    path: "/" + descriptor.fullyQualifiedMethod, metadata: metadata,
                     message: try request.serializedBytes()
                 ).get()
             }
@@ -213,7 +217,7 @@ struct RPCBenchmark: AsyncParsableCommand {
                     case .raw:
                         _ = try await call(
                             descriptor, Grpc_Health_V1_HealthCheckRequest(), worker: worker,
-                            metadata: clientMetadata[worker])
+                            metadata: rawClientMetadata[worker])
                     case .grpc:
                         _ = try await health[worker % connections].check(.init(), metadata: clientMetadata[worker])
                     }
@@ -226,7 +230,7 @@ struct RPCBenchmark: AsyncParsableCommand {
                     case .raw:
                         _ = try await call(
                             descriptor, Classy_Users_V1_GetMeRequest(), worker: worker,
-                            metadata: authorizedMetadata[worker])
+                            metadata: rawAuthorizedMetadata[worker])
                     case .grpc:
                         _ = try await users[worker % connections].getMe(.init(), metadata: authorizedMetadata[worker])
                     }
@@ -240,7 +244,7 @@ struct RPCBenchmark: AsyncParsableCommand {
                     switch client {
                     case .raw:
                         let bytes = try await call(
-                            descriptor, request, worker: worker, metadata: clientMetadata[worker])
+                            descriptor, request, worker: worker, metadata: rawClientMetadata[worker])
                         let next = try Classy_Auth_V1_RefreshResponse(serializedBytes: Array(bytes.readableBytesView))
                         chains[worker] = next.tokens.refreshToken
                     case .grpc:
@@ -259,7 +263,7 @@ struct RPCBenchmark: AsyncParsableCommand {
                     }
                     switch client {
                     case .raw:
-                        _ = try await call(descriptor, request, worker: worker, metadata: clientMetadata[worker])
+                        _ = try await call(descriptor, request, worker: worker, metadata: rawClientMetadata[worker])
                     case .grpc:
                         _ = try await auth[worker % connections].login(request, metadata: clientMetadata[worker])
                     }
