@@ -99,7 +99,7 @@ public final class EventHub: Sendable {
         for await commit in commits {
             guard let last = commit.lastEventSequence else { continue }
             if let cursor = state.withLock({ $0.cursor }), cursor >= last { continue }
-            if advanceUnattended(to: last) { continue }
+            if advanceUnwanted(to: last, kinds: commit.eventKinds) { continue }
             try await catchUpRetrying()
             // The first event after a quiet spell goes out at once; a busy log is fanned out in rounds, each
             // subscriber getting everything committed during the pause in one batch.
@@ -182,15 +182,25 @@ public final class EventHub: Sendable {
         }
     }
 
-    /// With no attached subscriber there is nothing to fan out: moves the cursor to `sequence` without reading the
-    /// log and returns true (false while someone is attached, or before the hub knows where the log is).
+    /// When no attached subscriber wants any of `kinds` (`nil`: unknown, so anyone might), there is nothing to fan
+    /// out: moves the cursor to `sequence` without reading the log and returns true (false otherwise, or before the
+    /// hub knows where the log is).
     ///
-    /// Live-only subscriptions made from now on start after `sequence`, which was committed before them (sequences
-    /// commit in order, so everything up to it is in the log); replaying ones read the log up to the cursor
-    /// themselves before they attach.
-    private func advanceUnattended(to sequence: UInt64) -> Bool {
+    /// This is sound because wake-ups arrive in commit order (every backend announces them so) and sequences
+    /// commit in order: when the hub takes this commit, every earlier event was either read or, by this same rule,
+    /// wanted by nobody attached at the time; a subscriber attached later did not want it either, since it attached
+    /// only after reading the log up to the hub's cursor itself. Live-only subscriptions made from now on start
+    /// after `sequence`, which was committed before them; replaying ones read the log up to the cursor themselves
+    /// before they attach.
+    private func advanceUnwanted(to sequence: UInt64, kinds: Set<SecurityEventKind>?) -> Bool {
         state.withLock { state in
-            guard state.attached.isEmpty, let cursor = state.cursor else { return false }
+            guard let cursor = state.cursor else { return false }
+            let wanted = state.attached.values.contains { subscriber in
+                guard let kinds else { return true }
+                guard let types = subscriber.types else { return !kinds.isEmpty }
+                return !types.isDisjoint(with: kinds)
+            }
+            guard !wanted else { return false }
             state.cursor = max(cursor, sequence)
             return true
         }

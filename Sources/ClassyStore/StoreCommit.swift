@@ -5,13 +5,28 @@
 public struct StoreCommit: Sendable, Hashable {
     /// The highest event sequence appended by the transaction, `nil` if it appended none.
     public var lastEventSequence: UInt64?
+    /// The kinds of the events the transaction appended; `nil` when unknown (they may be of any kind).
+    ///
+    /// An event hub whose subscribers want none of these kinds moves past the commit without reading it.
+    public var eventKinds: Set<SecurityEventKind>?
     /// The users who received notifications in the transaction.
     public var notifiedUserIDs: Set<String>
 
     /// Creates a commit wake-up.
-    public init(lastEventSequence: UInt64?, notifiedUserIDs: Set<String>) {
+    public init(
+        lastEventSequence: UInt64?, eventKinds: Set<SecurityEventKind>? = nil, notifiedUserIDs: Set<String>
+    ) {
         self.lastEventSequence = lastEventSequence
+        self.eventKinds = eventKinds
         self.notifiedUserIDs = notifiedUserIDs
+    }
+
+    /// The wake-up of a transaction that appended `events` and notified `notifiedUserIDs`.
+    public init(events: [EventRecord], notifiedUserIDs: Set<String>) {
+        self.init(
+            lastEventSequence: events.last?.sequence, eventKinds: Set(events.map(\.kind)),
+            notifiedUserIDs: notifiedUserIDs
+        )
     }
 
     /// Whether the commit appended nothing a subscriber cares about.

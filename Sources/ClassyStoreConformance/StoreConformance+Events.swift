@@ -150,7 +150,11 @@ extension StoreConformance {
             _ = try await store.updateUser(id: user.id, ifETag: nil, changes: UserChanges(firstName: "W"), now: at(1))
             let committed = try await store.commit(StoreEffects(events: [event(.ipBlocked, "wake")]))
             let wake = await first(of: stream)
-            #expect(wake == StoreCommit(lastEventSequence: committed.events.last?.sequence, notifiedUserIDs: []))
+            #expect(
+                wake
+                    == StoreCommit(
+                        lastEventSequence: committed.events.last?.sequence, eventKinds: [.ipBlocked], notifiedUserIDs: []
+                    ))
             #expect(await first(of: second) == wake, "every subscriber is woken")
 
             var effects = StoreEffects()
@@ -159,7 +163,7 @@ extension StoreConformance {
             _ = try await store.updateUser(id: user.id, ifETag: nil, changes: UserChanges(role: .admin),
                                            revokingSessions: nil, effects: effects, now: at(2))
             let notified = await first(of: stream)
-            #expect(notified == StoreCommit(lastEventSequence: nil, notifiedUserIDs: [user.id]))
+            #expect(notified == StoreCommit(lastEventSequence: nil, eventKinds: [], notifiedUserIDs: [user.id]))
 
             // A failed change wakes nobody; the next wake-up is for the next commit.
             await expectStoreError(.etagMismatch) {
@@ -167,9 +171,36 @@ extension StoreConformance {
                                            revokingSessions: nil, effects: StoreEffects(events: [event(.auditLog, "no")]),
                                            now: at(3))
             }
-            let later = try await store.commit(StoreEffects(events: [event(.auditLog, "yes")]))
+            let later = try await store.commit(
+                StoreEffects(events: [event(.auditLog, "yes"), event(.loginAttempt, "yes")]))
             let next = await first(of: stream)
             #expect(next?.lastEventSequence == later.events.last?.sequence)
+            #expect(next?.eventKinds == [.auditLog, .loginAttempt])
+        }
+    }
+
+    /// Wake-ups arrive in commit order, even for concurrent writers: an event hub that moves past a commit nobody
+    /// wants relies on every earlier commit having been announced before it.
+    public static func commitWakeUpOrder(_ makeStore: @escaping StoreFactory) async throws {
+        try await withStore(makeStore) { store async throws in
+            let stream = store.commits()
+            let writers = 8
+            let perWriter = 12
+            let results = await concurrently(writers) { writer in
+                for index in 0..<perWriter {
+                    _ = try await store.commit(StoreEffects(events: [event(.auditLog, "order-\(writer)-\(index)")]))
+                }
+            }
+            for result in results {
+                if case .failure(let error) = result { Issue.record("a commit failed: \(error)") }
+            }
+            var sequences: [UInt64] = []
+            while sequences.count < writers * perWriter, let commit = await first(of: stream) {
+                if let sequence = commit.lastEventSequence { sequences.append(sequence) }
+            }
+            #expect(sequences.count == writers * perWriter)
+            #expect(sequences == sequences.sorted(), "wake-ups in commit order")
+            #expect(Set(sequences).count == sequences.count)
         }
     }
 

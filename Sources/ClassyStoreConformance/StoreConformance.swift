@@ -52,6 +52,7 @@ public enum StoreConformance {
         Check(name: "transactionalEffects", run: transactionalEffects),
         Check(name: "eventsConcurrentAppend", run: eventsConcurrentAppend),
         Check(name: "commitWakeUps", run: commitWakeUps),
+        Check(name: "commitWakeUpOrder", run: commitWakeUpOrder),
         Check(name: "auditLogs", run: auditLogs),
         Check(name: "notifications", run: notifications),
         Check(name: "idempotency", run: idempotency),

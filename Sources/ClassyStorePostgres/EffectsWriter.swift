@@ -10,10 +10,7 @@ enum EffectsWriter {
 
         /// The wake-up announced (by NOTIFY) once the transaction commits.
         var wakeUp: StoreCommit {
-            StoreCommit(
-                lastEventSequence: committed.events.last?.sequence,
-                notifiedUserIDs: Set(committed.notifications.map(\.userID))
-            )
+            StoreCommit(events: committed.events, notifiedUserIDs: Set(committed.notifications.map(\.userID)))
         }
     }
 

@@ -10,10 +10,7 @@ enum EffectsWriter {
 
         /// The wake-up to publish once the transaction has committed.
         var wakeUp: StoreCommit {
-            StoreCommit(
-                lastEventSequence: committed.events.last?.sequence,
-                notifiedUserIDs: Set(committed.notifications.map(\.userID))
-            )
+            StoreCommit(events: committed.events, notifiedUserIDs: Set(committed.notifications.map(\.userID)))
         }
     }
 

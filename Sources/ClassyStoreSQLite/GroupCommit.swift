@@ -1,3 +1,4 @@
+import ClassyStore
 import GRDB
 import Synchronization
 
@@ -14,6 +15,10 @@ import Synchronization
 /// writes commits with `synchronous=NORMAL`, without the `fsync` (in WAL mode the frames are written to the log
 /// file, so a crash of the process loses nothing; only a power cut or an OS crash can). The log is appended in
 /// order, so the `fsync` of the next durable commit makes them durable too.
+///
+/// Writes made with ``write(durability:announcing:)`` return a ``StoreCommit`` wake-up, which the writer
+/// publishes right after the group commits and before anyone is answered: wake-ups go out in commit order,
+/// which lets an event hub move past a commit it has no subscriber for without reading it.
 final class GroupCommit: Sendable {
     /// When a write's changes must be on disk.
     enum Durability: Sendable {
@@ -33,6 +38,8 @@ final class GroupCommit: Sendable {
         var reply: Reply
         /// The write threw (its changes are rolled back).
         var failed: Bool
+        /// The wake-up to publish once the group committed.
+        var wakeUp: StoreCommit?
     }
 
     /// A queued write.
@@ -52,10 +59,12 @@ final class GroupCommit: Sendable {
     }
 
     private let writer: any DatabaseWriter
+    private let notifier: CommitNotifier
     private let state = Mutex(State())
 
-    init(writer: any DatabaseWriter) {
+    init(writer: any DatabaseWriter, notifier: CommitNotifier = CommitNotifier()) {
         self.writer = writer
+        self.notifier = notifier
     }
 
     /// Runs `body` in a savepoint of the next group transaction; returns its value once that commit is durable
@@ -63,10 +72,24 @@ final class GroupCommit: Sendable {
     func write<T: Sendable>(
         durability: Durability = .immediate, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
+        try await submit(durability: durability) { db in (try body(db), nil) }
+    }
+
+    /// Like ``write(durability:_:)``; the wake-up `body` returns is published once the group committed, in
+    /// commit order, before the caller is answered.
+    func write<T: Sendable>(
+        durability: Durability = .immediate, announcing body: @escaping @Sendable (Database) throws -> (T, StoreCommit)
+    ) async throws -> T {
+        try await submit(durability: durability) { db in try body(db) }
+    }
+
+    private func submit<T: Sendable>(
+        durability: Durability, _ body: @escaping @Sendable (Database) throws -> (T, StoreCommit?)
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let run: @Sendable (Database, Bool) -> Outcome = { db, isolated in
                 do {
-                    let value = isolated ? try db.inSavepointReturning(body) : try body(db)
+                    let (value, wakeUp) = isolated ? try db.inSavepointReturning(body) : try body(db)
                     let reply: Reply = { commitError in
                         if let commitError {
                             continuation.resume(throwing: commitError)
@@ -74,7 +97,7 @@ final class GroupCommit: Sendable {
                             continuation.resume(returning: value)
                         }
                     }
-                    return Outcome(reply: reply, failed: false)
+                    return Outcome(reply: reply, failed: false, wakeUp: wakeUp)
                 } catch {
                     return Outcome(reply: { _ in continuation.resume(throwing: error) }, failed: true)
                 }
@@ -103,8 +126,8 @@ final class GroupCommit: Sendable {
                 return state.queue
             }
             guard !batch.isEmpty else { return }
-            var replies: [Reply] = []
-            replies.reserveCapacity(batch.count)
+            var outcomes: [Outcome] = []
+            outcomes.reserveCapacity(batch.count)
             do {
                 try setRelaxed(batch.allSatisfy { $0.durability == .withNextDurableCommit }, db)
                 try db.inTransaction(.immediate) {
@@ -112,17 +135,20 @@ final class GroupCommit: Sendable {
                         // Alone in the transaction a write needs no savepoint (for which SQLite first copies every
                         // page the write changes to a statement journal): if it throws, the transaction rolls back.
                         let outcome = batch[0].run(db, false)
-                        replies.append(outcome.reply)
+                        outcomes.append(outcome)
                         return outcome.failed ? .rollback : .commit
                     }
-                    for operation in batch { replies.append(operation.run(db, true).reply) }
+                    for operation in batch { outcomes.append(operation.run(db, true)) }
                     return .commit
                 }
-                for reply in replies { reply(nil) }
+                for outcome in outcomes where !outcome.failed {
+                    if let wakeUp = outcome.wakeUp { notifier.publish(wakeUp) }
+                }
+                for outcome in outcomes { outcome.reply(nil) }
             } catch {
                 // The commit failed (every write ran and is rolled back), or BEGIN did (none ran).
-                for reply in replies { reply(error) }
-                for operation in batch.dropFirst(replies.count) { operation.fail(error) }
+                for outcome in outcomes { outcome.reply(error) }
+                for operation in batch.dropFirst(outcomes.count) { operation.fail(error) }
             }
         }
     }

@@ -40,17 +40,14 @@ extension SQLiteStore {
     /// Writes effects on their own in one transaction.
     public func commit(_ effects: StoreEffects) async throws -> CommittedEffects {
         try checkOpen()
-        let (committed, wakeUp): (CommittedEffects, StoreCommit)
         do {
-            (committed, wakeUp) = try await groupCommit.write { db in
+            return try await groupCommit.write(announcing: { db in
                 let written = try EffectsWriter.insert(effects, in: db)
                 return (written.committed, written.wakeUp)
-            }
+            })
         } catch {
             throw SQLiteErrorMapping.map(error, logger: logger)
         }
-        notifier.publish(wakeUp)
-        return committed
     }
 
     /// Lists audit entries, newest first.

@@ -27,7 +27,7 @@ public final class SQLiteStore: ClassyStoreProtocol {
     /// Sessions and users as authentication last read them, dropped by the commits that change them.
     let sessionCache = SessionCache()
     let logger: Logger
-    let notifier = CommitNotifier()
+    let notifier: CommitNotifier
     /// Set by ``close()``; GRDB connections must not be touched once closed.
     private let isClosed = Mutex(false)
     /// The database file path, or `:memory:`.
@@ -49,7 +49,9 @@ public final class SQLiteStore: ClassyStoreProtocol {
                 try db.execute(sql: "PRAGMA temp_store = MEMORY")
             }
             self.writer = pool
-            self.groupCommit = GroupCommit(writer: pool)
+            let notifier = CommitNotifier()
+            self.notifier = notifier
+            self.groupCommit = GroupCommit(writer: pool, notifier: notifier)
             pool.add(transactionObserver: sessionCache, extent: .observerLifetime)
         } catch {
             throw SQLiteErrorMapping.map(error, logger: logger)
@@ -58,7 +60,9 @@ public final class SQLiteStore: ClassyStoreProtocol {
 
     private init(writer: any DatabaseWriter, location: String, logger: Logger) {
         self.writer = writer
-        self.groupCommit = GroupCommit(writer: writer)
+        let notifier = CommitNotifier()
+        self.notifier = notifier
+        self.groupCommit = GroupCommit(writer: writer, notifier: notifier)
         self.location = location
         self.logger = logger
         writer.add(transactionObserver: sessionCache, extent: .observerLifetime)
@@ -175,24 +179,21 @@ public final class SQLiteStore: ClassyStoreProtocol {
     }
 
     /// Runs `body` in a write transaction, then writes the effects it returns in the same transaction and
-    /// wakes commit subscribers once it has committed.
+    /// wakes commit subscribers once it has committed (in commit order, before returning).
     func write<T: Sendable>(
         durability: GroupCommit.Durability = .immediate,
         _ body: @escaping @Sendable (Database) throws -> (T, StoreEffects)
     ) async throws -> T {
         try checkOpen()
-        let (value, commit): (T, StoreCommit)
         do {
-            (value, commit) = try await groupCommit.write(durability: durability) { db in
+            return try await groupCommit.write(durability: durability, announcing: { db in
                 let (value, effects) = try body(db)
                 let committed = try EffectsWriter.insert(effects, in: db)
                 return (value, committed.wakeUp)
-            }
+            })
         } catch {
             throw SQLiteErrorMapping.map(error, logger: logger)
         }
-        notifier.publish(commit)
-        return value
     }
 
     private static func readOnCaller<T>(_ writer: any DatabaseWriter, _ body: (Database) throws -> T) throws -> T {

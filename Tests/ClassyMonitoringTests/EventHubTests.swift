@@ -123,6 +123,50 @@ struct EventHubTests {
         }
     }
 
+    @Test("the hub does not read commits whose kinds no attached subscriber wants; nobody misses an event")
+    func unwantedKindsAreNotRead() async throws {
+        let store = try SQLiteStore.inMemory()
+        try await store.migrate()
+        let log = CountingEventLog(store: store)
+        let hub = EventHub(log: log, pageSize: 4)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await hub.run() }
+            while log.pageReads < 1 { await Task.yield() }
+            // Attached, but only for audit entries (as the IP-block watcher is, for blocks).
+            let audits = hub.subscribe(after: nil, types: [.auditLog])
+            let logins = try await Self.commit(12, to: store, kind: .loginAttempt)
+            while hub.cursor != logins.last { await Task.yield() }
+            #expect(log.pageReads == 1, "commits of login attempts only are not read")
+
+            // A commit of a wanted kind is read and delivered; so is everything a replaying subscriber asks for.
+            let replaying = hub.subscribe(after: logins[2])
+            let audit = try await Self.commit(1, to: store, kind: .auditLog)
+            #expect(try await Self.collect(audits, through: audit[0]) == audit)
+            #expect(try await Self.collect(replaying, through: audit[0]) == Array(logins[3...]) + audit)
+            #expect(log.pageReads > 1)
+            group.cancelAll()
+        }
+    }
+
+    @Test("a commit of unknown kinds is read whenever someone is attached")
+    func unknownKindsAreRead() async throws {
+        let store = try SQLiteStore.inMemory()
+        try await store.migrate()
+        let log = CountingEventLog(store: store, forgetsKinds: true)
+        let hub = EventHub(log: log, pageSize: 4)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await hub.run() }
+            while log.pageReads < 1 { await Task.yield() }
+            let audits = hub.subscribe(after: nil, types: [.auditLog])
+            let logins = try await Self.commit(3, to: store, kind: .loginAttempt)
+            while hub.cursor != logins.last { await Task.yield() }
+            #expect(log.pageReads > 1)
+            let audit = try await Self.commit(1, to: store, kind: .auditLog)
+            #expect(try await Self.collect(audits, through: audit[0]) == audit)
+            group.cancelAll()
+        }
+    }
+
     @Test("a live event is serialized once: its wire form writes the very bytes of the event")
     func wireForm() async throws {
         let record = AuditEntryRecord(
@@ -278,12 +322,17 @@ final class Box<Value: Sendable>: Sendable {
     func update(_ change: (inout Value) -> Void) { storage.withLock { change(&$0) } }
 }
 
-/// Forwards to a store and counts the pages of events read from it.
+/// Forwards to a store and counts the pages of events read from it; optionally drops the event kinds from its
+/// wake-ups, as a replica that does not send them would.
 final class CountingEventLog: EventLog {
     let store: SQLiteStore
+    let forgetsKinds: Bool
     private let reads = Mutex(0)
 
-    init(store: SQLiteStore) { self.store = store }
+    init(store: SQLiteStore, forgetsKinds: Bool = false) {
+        self.store = store
+        self.forgetsKinds = forgetsKinds
+    }
 
     var pageReads: Int { reads.withLock { $0 } }
 
@@ -296,5 +345,18 @@ final class CountingEventLog: EventLog {
 
     func commit(_ effects: StoreEffects) async throws -> CommittedEffects { try await store.commit(effects) }
 
-    func commits() -> AsyncStream<StoreCommit> { store.commits() }
+    func commits() -> AsyncStream<StoreCommit> {
+        guard forgetsKinds else { return store.commits() }
+        let upstream = store.commits()
+        let (stream, continuation) = AsyncStream<StoreCommit>.makeStream()
+        let task = Task {
+            for await var commit in upstream {
+                commit.eventKinds = nil
+                continuation.yield(commit)
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
 }
