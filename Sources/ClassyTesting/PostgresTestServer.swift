@@ -203,26 +203,51 @@ public struct TestSetupError: Error, CustomStringConvertible {
 
 /// Finds free loopback ports.
 public enum FreePort {
-    /// Returns a TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read it, close).
+    /// Ports this process handed out already.
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// Returns a TCP port on 127.0.0.1 that is free now and stays free of the kernel's own choices, for a server
+    /// that a test starts (or restarts) on a fixed port.
+    ///
+    /// The port is outside the ephemeral range (`net.ipv4.ip_local_port_range`), from which the kernel picks the
+    /// local port of every outgoing connection and of every listener bound to port 0: a port from that range,
+    /// free a moment ago, can be taken by any test's client connection before the server binds it again. Within
+    /// this process no port is handed out twice.
     public static func find() throws -> Int {
+        let low = ephemeralRangeStart()
+        let candidates = 10_000..<max(10_001, low)
+        for _ in 0..<200 {
+            let port = Int.random(in: candidates)
+            let fresh = handedOut.withLock { $0.insert(port).inserted }
+            if fresh, try isFree(port) { return port }
+        }
+        throw TestSetupError("no free TCP port below \(low)")
+    }
+
+    /// The first port of the kernel's ephemeral range (32768 when it cannot be read).
+    static func ephemeralRangeStart() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
+            let first = text.split(whereSeparator: \.isWhitespace).first, let start = Int(first)
+        else { return 32768 }
+        return start
+    }
+
+    /// Whether a listener could bind `port` on 127.0.0.1 now.
+    static func isFree(_ port: Int) throws -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSetupError("socket() failed: \(errno)") }
         defer { close(fd) }
+        var reuse: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0 else { throw TestSetupError("bind() failed: \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw TestSetupError("getsockname() failed: \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return bound == 0
     }
 }

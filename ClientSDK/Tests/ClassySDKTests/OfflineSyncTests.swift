@@ -10,14 +10,17 @@ import Testing
 
 @Suite("SDK offline cache and outbox")
 struct OfflineSyncTests {
-    /// Runs `body` with a fresh database path and a port that a first, short-lived server picked.
+    /// Runs `body` with a fresh database path and a fixed port outside the kernel's ephemeral range (see
+    /// ``FreePort``), on which a first, short-lived server starts: restarts on that port cannot find it taken by
+    /// another test's connection.
     static func withRestartableServer(
         _ body: (_ port: Int, _ database: String, _ clock: ManualClock) async throws -> Void
     ) async throws {
         try await withTemporaryDirectory { directory in
             let database = directory.appendingPathComponent("server.sqlite").path
             let clock = ManualClock()
-            let port = try await withTestServer(databasePath: database, clock: clock) { $0.port }
+            let port = try FreePort.find()
+            try await withTestServer(configure: { $0.port = port }, databasePath: database, clock: clock) { _ in }
             try await body(port, database, clock)
         }
     }
