@@ -122,7 +122,7 @@ struct RequestPathTests {
 
     @Test("a request over the size limit is refused")
     func oversizedRequest() async throws {
-        try await withTestServer(configure: { $0.maxRequestBytes = 1024 }) { server async throws in
+        _ = try await withTestServer(configure: { $0.maxRequestBytes = 1024 }) { server async throws in
             await #expect(throws: RPCError.self) {
                 _ = try await server.auth.login(.with { $0.email = String(repeating: "a", count: 4096) })
             }

@@ -19,7 +19,7 @@ struct TLSTests {
             clientHost: "localhost"
         ) { server async throws in
             #expect(try await server.health.check(.init()).status == .serving)
-            try await withGRPCClient(
+            _ = try await withGRPCClient(
                 transport: try .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: server.port), transportSecurity: .plaintext)
             ) { plain async throws in
                 await #expect(throws: RPCError.self) {
@@ -48,7 +48,7 @@ struct TLSTests {
             clientHost: "localhost"
         ) { server async throws in
             #expect(try await server.health.check(.init()).status == .serving)
-            try await withGRPCClient(
+            _ = try await withGRPCClient(
                 transport: try .http2NIOPosix(
                     target: .dns(host: "localhost", port: server.port),
                     transportSecurity: .tls { $0.trustRoots = trust }
