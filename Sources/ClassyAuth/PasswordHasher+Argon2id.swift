@@ -82,8 +82,9 @@ public struct Argon2idPasswordHasher: PasswordHasher {
         _ = try? await verify(password, against: dummyHash)
     }
 
-    /// Hashes on the calling thread; blocks it for the whole computation.
-    static func hashBlocking(_ password: String, parameters: Argon2Parameters) throws -> String {
+    /// Hashes on the calling thread; blocks it for the whole computation (the hasher's methods run this on the
+    /// hashing pool; a benchmark calls it on threads of its own to measure the raw rate).
+    public static func hashBlocking(_ password: String, parameters: Argon2Parameters) throws -> String {
         var generator = SystemRandomNumberGenerator()
         let salt = (0..<parameters.saltLength).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         let passwordBytes = Array(password.utf8)
