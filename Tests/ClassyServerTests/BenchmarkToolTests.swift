@@ -25,14 +25,14 @@ struct BenchmarkToolTests {
         #expect(output.contains("subscribers that received every event: 20 of 20"), "\(output)")
     }
 
-    @Test("rpc: Health/Check, GetMe and Refresh answer every call", arguments: ["raw", "grpc"])
+    @Test("rpc: every scenario answers every call; Login is compared with the raw hash rate", arguments: ["raw", "grpc"])
     func rpc(client: String) async throws {
         let (status, output) = try await runBench([
-            "rpc", "--duration", "0.5", "--concurrency", "4", "--connections", "2", "--only", "Health,GetMe,Refresh",
+            "rpc", "--duration", "0.5", "--concurrency", "4", "--connections", "2", "--only", "Health,GetMe,Refresh,Login",
             "--client", client,
         ])
         #expect(status == 0, "\(output)")
-        for name in ["Health/Check", "GetMe", "Refresh"] {
+        for name in ["Health/Check", "GetMe", "Refresh", "Login"] {
             // | RPC | calls | failures | RPC/s | p50 ms | p99 ms |
             let row = output.split(separator: "\n").first { $0.hasPrefix("| \(name) |") }
             let cells = row.map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
@@ -41,5 +41,10 @@ struct BenchmarkToolTests {
             #expect((Int(cells[1]) ?? 0) > 0, "\(name): no call completed")
             #expect(cells[2] == "0", "\(name): \(cells[2]) failures")
         }
+        // The raw rates: one core, and all cores at once; Login against both.
+        #expect(output.contains(" hashes/s on one core ("), "\(output)")
+        let ratio = output.split(separator: "\n").first { $0.hasPrefix("Login / (raw hash rate x cores): ") }
+        let percent = ratio.flatMap { Double($0.dropFirst("Login / (raw hash rate x cores): ".count).prefix { $0 != " " }) }
+        #expect((percent ?? 0) > 0, "\(output)")
     }
 }
