@@ -311,7 +311,9 @@ public struct EventSubscription: AsyncSequence, Sendable {
     /// Adds a message that is not part of the log (a heartbeat or a metrics snapshot) to this subscriber's
     /// buffer; it is dropped if the buffer is full.
     public func inject(_ message: Classy_Monitoring_V1_SecurityEvent) {
-        if case .enqueued(let waiter) = queue.push(FannedEvent(message, sequence: 0, shared: false)) { waiter?.resume() }
+        if case .enqueued(let waiter) = queue.push(FannedEvent(message, sequence: 0, shared: false)) {
+            waiter?.resume()
+        }
     }
 
     /// Ends the subscription (its iterator returns nil after what is buffered) and leaves the hub.

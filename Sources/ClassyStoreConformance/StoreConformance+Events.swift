@@ -24,8 +24,9 @@ extension StoreConformance {
             #expect(all.map(\.time) == [at(1), at(2), at(3)])
             #expect(try await store.events(after: 1, types: nil, limit: 1).map(\.sequence) == [2])
             #expect(try await store.events(after: 0, types: [], limit: 10).count == 3, "an empty filter means all")
-            #expect(try await store.events(after: 0, types: [.auditLog, .loginAttempt], limit: 10).map(\.sequence)
-                == [1, 3])
+            #expect(
+                try await store.events(after: 0, types: [.auditLog, .loginAttempt], limit: 10).map(\.sequence)
+                    == [1, 3])
             #expect(try await store.events(after: 3, types: nil, limit: 10).isEmpty)
 
             let more = try await store.commit(StoreEffects(events: [event(.accountLocked, "four", time: at(4))]))
@@ -45,19 +46,22 @@ extension StoreConformance {
             func effects(for userID: String, _ label: String, time: Date = at(1)) -> StoreEffects {
                 StoreEffects(
                     auditEntries: [
-                        AuditEntryRecord(action: label, resourceType: "user", resourceID: userID, details: ["k": "v"],
-                                         time: time)
+                        AuditEntryRecord(
+                            action: label, resourceType: "user", resourceID: userID, details: ["k": "v"],
+                            time: time)
                     ],
                     events: [event(.auditLog, label, time: time)],
                     notifications: [
-                        NewNotification(userID: userID, kind: "PROFILE_UPDATED", title: label, body: "", createTime: time)
+                        NewNotification(
+                            userID: userID, kind: "PROFILE_UPDATED", title: label, body: "", createTime: time)
                     ]
                 )
             }
             let id = UUID().uuidString.lowercased()
             let user = try await store.createUser(
-                NewUser(id: id, email: "tx@example.com", passwordHash: "h", firstName: "T", lastName: "X",
-                        createTime: t0),
+                NewUser(
+                    id: id, email: "tx@example.com", passwordHash: "h", firstName: "T", lastName: "X",
+                    createTime: t0),
                 effects: effects(for: id, "user.create"))
             #expect(try await store.latestEventSequence() == 1)
             #expect(try await store.listAuditLogs(AuditQuery()).map(\.action) == ["user.create"])
@@ -69,11 +73,13 @@ extension StoreConformance {
                     effects: effects(for: user.id, "duplicate"))
             }
             await expectStoreError(.etagMismatch) {
-                try await store.updateUser(id: user.id, ifETag: "stale", changes: UserChanges(firstName: "N"),
-                                           revokingSessions: nil, effects: effects(for: user.id, "stale"), now: at(2))
+                try await store.updateUser(
+                    id: user.id, ifETag: "stale", changes: UserChanges(firstName: "N"),
+                    revokingSessions: nil, effects: effects(for: user.id, "stale"), now: at(2))
             }
             await expectStoreError(.notFound) {
-                try await store.deleteUser(id: "missing", ifETag: nil, effects: effects(for: user.id, "gone"), now: at(2))
+                try await store.deleteUser(
+                    id: "missing", ifETag: nil, effects: effects(for: user.id, "gone"), now: at(2))
             }
             #expect(try await store.latestEventSequence() == 1)
             #expect(try await store.listAuditLogs(AuditQuery()).count == 1)
@@ -153,23 +159,28 @@ extension StoreConformance {
             #expect(
                 wake
                     == StoreCommit(
-                        lastEventSequence: committed.events.last?.sequence, eventKinds: [.ipBlocked], notifiedUserIDs: []
+                        lastEventSequence: committed.events.last?.sequence, eventKinds: [.ipBlocked],
+                        notifiedUserIDs: []
                     ))
             #expect(await first(of: second) == wake, "every subscriber is woken")
 
             var effects = StoreEffects()
-            effects.notify(NewNotification(userID: user.id, kind: "ROLE_CHANGED", title: "t", body: "b",
-                                           createTime: at(2)))
-            _ = try await store.updateUser(id: user.id, ifETag: nil, changes: UserChanges(role: .admin),
-                                           revokingSessions: nil, effects: effects, now: at(2))
+            effects.notify(
+                NewNotification(
+                    userID: user.id, kind: "ROLE_CHANGED", title: "t", body: "b",
+                    createTime: at(2)))
+            _ = try await store.updateUser(
+                id: user.id, ifETag: nil, changes: UserChanges(role: .admin),
+                revokingSessions: nil, effects: effects, now: at(2))
             let notified = await first(of: stream)
             #expect(notified == StoreCommit(lastEventSequence: nil, eventKinds: [], notifiedUserIDs: [user.id]))
 
             // A failed change wakes nobody; the next wake-up is for the next commit.
             await expectStoreError(.etagMismatch) {
-                try await store.updateUser(id: user.id, ifETag: "stale", changes: UserChanges(firstName: "Q"),
-                                           revokingSessions: nil, effects: StoreEffects(events: [event(.auditLog, "no")]),
-                                           now: at(3))
+                try await store.updateUser(
+                    id: user.id, ifETag: "stale", changes: UserChanges(firstName: "Q"),
+                    revokingSessions: nil, effects: StoreEffects(events: [event(.auditLog, "no")]),
+                    now: at(3))
             }
             let later = try await store.commit(
                 StoreEffects(events: [event(.auditLog, "yes"), event(.loginAttempt, "yes")]))
@@ -223,17 +234,25 @@ extension StoreConformance {
             _ = try await store.commit(StoreEffects(auditEntries: Array(entries.suffix(4))))
             let newestFirst = Array(entries.reversed())
             #expect(try await store.listAuditLogs(AuditQuery(limit: 100)) == newestFirst)
-            #expect(try await store.listAuditLogs(AuditQuery(actorUserID: "admin-1", limit: 100))
-                == newestFirst.filter { $0.actorUserID == "admin-1" })
-            #expect(try await store.listAuditLogs(AuditQuery(action: "ip.block", limit: 100))
-                == newestFirst.filter { $0.action == "ip.block" })
-            #expect(try await store.listAuditLogs(AuditQuery(resourceType: "user", limit: 100))
-                == newestFirst.filter { $0.resourceType == "user" })
-            #expect(try await store.listAuditLogs(AuditQuery(startTime: at(2), endTime: at(5), limit: 100))
-                == newestFirst.filter { $0.time >= at(2) && $0.time < at(5) })
-            #expect(try await store.listAuditLogs(AuditQuery(actorUserID: "admin-1", action: "user.update",
-                                                             limit: 100)).map(\.resourceID)
-                == ["resource-2", "resource-0"])
+            #expect(
+                try await store.listAuditLogs(AuditQuery(actorUserID: "admin-1", limit: 100))
+                    == newestFirst.filter { $0.actorUserID == "admin-1" })
+            #expect(
+                try await store.listAuditLogs(AuditQuery(action: "ip.block", limit: 100))
+                    == newestFirst.filter { $0.action == "ip.block" })
+            #expect(
+                try await store.listAuditLogs(AuditQuery(resourceType: "user", limit: 100))
+                    == newestFirst.filter { $0.resourceType == "user" })
+            #expect(
+                try await store.listAuditLogs(AuditQuery(startTime: at(2), endTime: at(5), limit: 100))
+                    == newestFirst.filter { $0.time >= at(2) && $0.time < at(5) })
+            #expect(
+                try await store.listAuditLogs(
+                    AuditQuery(
+                        actorUserID: "admin-1", action: "user.update",
+                        limit: 100)
+                ).map(\.resourceID)
+                    == ["resource-2", "resource-0"])
 
             var paged: [AuditEntryRecord] = []
             var cursor: TimeCursor?
@@ -258,10 +277,12 @@ extension StoreConformance {
             for index in 0..<5 {
                 let committed = try await store.commit(
                     StoreEffects(notifications: [
-                        NewNotification(userID: user.id, kind: "NEW_SIGN_IN", title: "t\(index)", body: "b\(index)",
-                                        data: ["device": "d\(index)"], createTime: at(Double(index))),
-                        NewNotification(userID: other.id, kind: "ROLE_CHANGED", title: "o\(index)", body: "",
-                                        createTime: at(Double(index))),
+                        NewNotification(
+                            userID: user.id, kind: "NEW_SIGN_IN", title: "t\(index)", body: "b\(index)",
+                            data: ["device": "d\(index)"], createTime: at(Double(index))),
+                        NewNotification(
+                            userID: other.id, kind: "ROLE_CHANGED", title: "o\(index)", body: "",
+                            createTime: at(Double(index))),
                     ]))
                 #expect(committed.notifications.count == 2)
                 mine.append(committed.notifications[0])
@@ -271,16 +292,18 @@ extension StoreConformance {
             #expect(Set(mine.map(\.cursor)).count == 5)
             #expect(mine.allSatisfy { !$0.read })
             #expect(try await store.notifications(userID: user.id, after: 0, limit: 100) == mine)
-            #expect(try await store.notifications(userID: user.id, after: mine[1].cursor, limit: 2)
-                == Array(mine[2...3]))
+            #expect(
+                try await store.notifications(userID: user.id, after: mine[1].cursor, limit: 2)
+                    == Array(mine[2...3]))
             #expect(try await store.latestNotificationCursor(userID: user.id) == mine[4].cursor)
             #expect(try await store.latestNotificationCursor(userID: other.id) == theirs[4].cursor)
 
             let page1 = try await store.listNotifications(userID: user.id, unreadOnly: false, before: nil, limit: 2)
             #expect(page1.notifications == [mine[4], mine[3]])
             #expect(page1.unreadCount == 5)
-            let page2 = try await store.listNotifications(userID: user.id, unreadOnly: false, before: mine[3].cursor,
-                                                          limit: 10)
+            let page2 = try await store.listNotifications(
+                userID: user.id, unreadOnly: false, before: mine[3].cursor,
+                limit: 10)
             #expect(page2.notifications == [mine[2], mine[1], mine[0]])
 
             let marked = try await store.markNotificationsRead(

@@ -183,7 +183,8 @@ public enum StoreConformance {
     static func auditEffects(_ action: String, actor: String? = nil, time: Date = t0) -> StoreEffects {
         StoreEffects(
             auditEntries: [
-                AuditEntryRecord(action: action, actorUserID: actor, resourceType: "test", resourceID: action, time: time)
+                AuditEntryRecord(
+                    action: action, actorUserID: actor, resourceType: "test", resourceID: action, time: time)
             ]
         )
     }

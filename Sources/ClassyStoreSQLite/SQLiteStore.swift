@@ -186,11 +186,13 @@ public final class SQLiteStore: ClassyStoreProtocol {
     ) async throws -> T {
         try checkOpen()
         do {
-            return try await groupCommit.write(durability: durability, announcing: { db in
-                let (value, effects) = try body(db)
-                let committed = try EffectsWriter.insert(effects, in: db)
-                return (value, committed.wakeUp)
-            })
+            return try await groupCommit.write(
+                durability: durability,
+                announcing: { db in
+                    let (value, effects) = try body(db)
+                    let committed = try EffectsWriter.insert(effects, in: db)
+                    return (value, committed.wakeUp)
+                })
         } catch {
             throw SQLiteErrorMapping.map(error, logger: logger)
         }

@@ -37,12 +37,15 @@ struct EventHubTests {
             let event: NewSecurityEvent
             if useAudit {
                 event = NewSecurityEvent(
-                    .auditLog(AuditEntryRecord(action: "test", resourceType: "t", resourceID: "\(index)", time: time).api),
+                    .auditLog(
+                        AuditEntryRecord(action: "test", resourceType: "t", resourceID: "\(index)", time: time).api),
                     time: time
                 )
             } else {
                 event = NewSecurityEvent(
-                    .loginAttempt(LoginAttemptRecord(email: "e\(index)@x.test", ipAddress: "192.0.2.1", success: true, time: time).api),
+                    .loginAttempt(
+                        LoginAttemptRecord(email: "e\(index)@x.test", ipAddress: "192.0.2.1", success: true, time: time)
+                            .api),
                     time: time
                 )
             }
@@ -53,7 +56,9 @@ struct EventHubTests {
     }
 
     /// Collects the persisted sequences of `subscription` until it delivered `last`, within a time limit.
-    static func collect(_ subscription: EventSubscription, through last: UInt64, limit: Duration = .seconds(20))
+    static func collect(
+        _ subscription: EventSubscription, through last: UInt64, limit: Duration = .seconds(20)
+    )
         async throws -> [UInt64]
     {
         try await withThrowingTaskGroup(of: [UInt64]?.self) { group in
@@ -255,7 +260,8 @@ struct EventHubTests {
                 sequences += try await Self.commit(min(8, 100 - sequences.count), to: store)
                 let deadline = ContinuousClock.now + .seconds(20)
                 while received.value.count < sequences.count {
-                    try #require(ContinuousClock.now < deadline, "the fast subscriber stopped at \(received.value.count)")
+                    try #require(
+                        ContinuousClock.now < deadline, "the fast subscriber stopped at \(received.value.count)")
                     try await Task.sleep(for: .milliseconds(1))
                 }
             }

@@ -25,10 +25,12 @@ struct BenchmarkToolTests {
         #expect(output.contains("subscribers that received every event: 20 of 20"), "\(output)")
     }
 
-    @Test("rpc: every scenario answers every call; Login is compared with the raw hash rate", arguments: ["raw", "grpc"])
+    @Test(
+        "rpc: every scenario answers every call; Login is compared with the raw hash rate", arguments: ["raw", "grpc"])
     func rpc(client: String) async throws {
         let (status, output) = try await runBench([
-            "rpc", "--duration", "0.5", "--concurrency", "4", "--connections", "2", "--only", "Health,GetMe,Refresh,Login",
+            "rpc", "--duration", "0.5", "--concurrency", "4", "--connections", "2", "--only",
+            "Health,GetMe,Refresh,Login",
             "--client", client,
         ])
         #expect(status == 0, "\(output)")
@@ -44,7 +46,9 @@ struct BenchmarkToolTests {
         // The raw rates: one core, and all cores at once; Login against both.
         #expect(output.contains(" hashes/s on one core ("), "\(output)")
         let ratio = output.split(separator: "\n").first { $0.hasPrefix("Login / (raw hash rate x cores): ") }
-        let percent = ratio.flatMap { Double($0.dropFirst("Login / (raw hash rate x cores): ".count).prefix { $0 != " " }) }
+        let percent = ratio.flatMap {
+            Double($0.dropFirst("Login / (raw hash rate x cores): ".count).prefix { $0 != " " })
+        }
         #expect((percent ?? 0) > 0, "\(output)")
     }
 }

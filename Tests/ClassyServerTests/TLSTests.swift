@@ -14,13 +14,16 @@ struct TLSTests {
         let certs = try TestCertificates()
         defer { certs.remove() }
         try await withTestServer(
-            configure: { $0.tls = .init(certificatePath: certs.path("server.pem"), privateKeyPath: certs.path("server.key")) },
+            configure: {
+                $0.tls = .init(certificatePath: certs.path("server.pem"), privateKeyPath: certs.path("server.key"))
+            },
             clientSecurity: .tls { $0.trustRoots = .certificates([.file(path: certs.path("ca.pem"), format: .pem)]) },
             clientHost: "localhost"
         ) { server async throws in
             #expect(try await server.health.check(.init()).status == .serving)
             _ = try await withGRPCClient(
-                transport: try .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: server.port), transportSecurity: .plaintext)
+                transport: try .http2NIOPosix(
+                    target: .ipv4(address: "127.0.0.1", port: server.port), transportSecurity: .plaintext)
             ) { plain async throws in
                 await #expect(throws: RPCError.self) {
                     _ = try await Grpc_Health_V1_Health.Client(wrapping: plain).check(.init())

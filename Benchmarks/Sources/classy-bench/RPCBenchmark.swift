@@ -57,7 +57,9 @@ struct RPCBenchmark: AsyncParsableCommand {
                 + "\(duration) s per scenario"
         )
         let measuresLogin = only.map { $0.lowercased().contains("login") } ?? true
-        let hashRates = measuresLogin ? try await Self.argon2HashRates(seconds: duration) : HashRates(singleCoreTimesCores: .nan, allCores: .nan)
+        let hashRates =
+            measuresLogin
+            ? try await Self.argon2HashRates(seconds: duration) : HashRates(singleCoreTimesCores: .nan, allCores: .nan)
         if let target {
             let parts = target.split(separator: ":")
             guard parts.count == 2, let port = Int(parts[1]) else {
@@ -278,7 +280,8 @@ struct RPCBenchmark: AsyncParsableCommand {
                         descriptor: Classy_Auth_V1_AuthService.Method.Refresh.descriptor, metadata: rawClientMetadata,
                         request: { worker in try request(worker).serializedBytes() },
                         response: { worker, bytes in
-                            let next = try Classy_Auth_V1_RefreshResponse(serializedBytes: Array(bytes.readableBytesView))
+                            let next = try Classy_Auth_V1_RefreshResponse(
+                                serializedBytes: Array(bytes.readableBytesView))
                             chains[worker] = next.tokens.refreshToken
                         },
                         grpc: { worker in
@@ -325,8 +328,10 @@ struct RPCBenchmark: AsyncParsableCommand {
             if let login = rows["Login"] {
                 print(
                     String(
-                        format: "Login / (raw hash rate x cores): %.1f %% (target >= 90 %%); / all-cores hash rate: %.1f %%",
-                        100 * login.perSecond / hashRates.singleCoreTimesCores, 100 * login.perSecond / hashRates.allCores))
+                        format:
+                            "Login / (raw hash rate x cores): %.1f %% (target >= 90 %%); / all-cores hash rate: %.1f %%",
+                        100 * login.perSecond / hashRates.singleCoreTimesCores,
+                        100 * login.perSecond / hashRates.allCores))
             }
             if let refresh = rows["Refresh"] {
                 print(String(format: "Refresh: %.0f/s (target >= 2,000/s)", refresh.perSecond))
