@@ -105,14 +105,7 @@ struct EventHubTests {
 
     @Test("with nobody attached the hub moves on without reading the log; later subscribers miss nothing")
     func unattended() async throws {
-        let store = try SQLiteStore.inMemory()
-        try await store.migrate()
-        let log = CountingEventLog(store: store)
-        let hub = EventHub(log: log, pageSize: 4)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await hub.run() }
-            // The hub's start-up catch-up reads once.
-            while log.pageReads < 1 { await Task.yield() }
+        try await withCountingHub { store, log, hub in
             let early = try await Self.commit(20, to: store)
             while hub.cursor != early.last { await Task.yield() }
             #expect(log.pageReads == 1)
@@ -124,19 +117,12 @@ struct EventHubTests {
             #expect(try await Self.collect(live, through: later.last!) == later)
             #expect(try await Self.collect(replaying, through: later.last!) == Array(early[5...]) + later)
             #expect(log.pageReads > 0)
-            group.cancelAll()
         }
     }
 
     @Test("the hub does not read commits whose kinds no attached subscriber wants; nobody misses an event")
     func unwantedKindsAreNotRead() async throws {
-        let store = try SQLiteStore.inMemory()
-        try await store.migrate()
-        let log = CountingEventLog(store: store)
-        let hub = EventHub(log: log, pageSize: 4)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await hub.run() }
-            while log.pageReads < 1 { await Task.yield() }
+        try await withCountingHub { store, log, hub in
             // Attached, but only for audit entries (as the IP-block watcher is, for blocks).
             let audits = hub.subscribe(after: nil, types: [.auditLog])
             let logins = try await Self.commit(12, to: store, kind: .loginAttempt)
@@ -149,25 +135,35 @@ struct EventHubTests {
             #expect(try await Self.collect(audits, through: audit[0]) == audit)
             #expect(try await Self.collect(replaying, through: audit[0]) == Array(logins[3...]) + audit)
             #expect(log.pageReads > 1)
-            group.cancelAll()
         }
     }
 
     @Test("a commit of unknown kinds is read whenever someone is attached")
     func unknownKindsAreRead() async throws {
-        let store = try SQLiteStore.inMemory()
-        try await store.migrate()
-        let log = CountingEventLog(store: store, forgetsKinds: true)
-        let hub = EventHub(log: log, pageSize: 4)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await hub.run() }
-            while log.pageReads < 1 { await Task.yield() }
+        try await withCountingHub(forgetsKinds: true) { store, log, hub in
             let audits = hub.subscribe(after: nil, types: [.auditLog])
             let logins = try await Self.commit(3, to: store, kind: .loginAttempt)
             while hub.cursor != logins.last { await Task.yield() }
             #expect(log.pageReads > 1)
             let audit = try await Self.commit(1, to: store, kind: .auditLog)
             #expect(try await Self.collect(audits, through: audit[0]) == audit)
+        }
+    }
+
+    /// Runs `body` with a store, a log over it that counts the pages read, and a running hub on that log (pages of
+    /// 4) whose start-up catch-up read is done; stops the hub afterwards.
+    func withCountingHub(
+        forgetsKinds: Bool = false, _ body: (SQLiteStore, CountingEventLog, EventHub) async throws -> Void
+    ) async throws {
+        let store = try SQLiteStore.inMemory()
+        try await store.migrate()
+        let log = CountingEventLog(store: store, forgetsKinds: forgetsKinds)
+        let hub = EventHub(log: log, pageSize: 4)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await hub.run() }
+            // The hub's start-up catch-up reads once.
+            while log.pageReads < 1 { await Task.yield() }
+            try await body(store, log, hub)
             group.cancelAll()
         }
     }
