@@ -21,11 +21,11 @@ public struct StoreCommit: Sendable, Hashable {
         self.notifiedUserIDs = notifiedUserIDs
     }
 
-    /// The wake-up of a transaction that appended `events` and notified `notifiedUserIDs`.
-    public init(events: [EventRecord], notifiedUserIDs: Set<String>) {
+    /// The wake-up of a transaction that appended `committed` (every backend announces its commits so).
+    public init(_ committed: CommittedEffects) {
         self.init(
-            lastEventSequence: events.last?.sequence, eventKinds: Set(events.map(\.kind)),
-            notifiedUserIDs: notifiedUserIDs
+            lastEventSequence: committed.events.last?.sequence, eventKinds: Set(committed.events.map(\.kind)),
+            notifiedUserIDs: Set(committed.notifications.map(\.userID))
         )
     }
 

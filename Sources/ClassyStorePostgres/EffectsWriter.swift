@@ -9,9 +9,7 @@ enum EffectsWriter {
         var committed: CommittedEffects
 
         /// The wake-up announced (by NOTIFY) once the transaction commits.
-        var wakeUp: StoreCommit {
-            StoreCommit(events: committed.events, notifiedUserIDs: Set(committed.notifications.map(\.userID)))
-        }
+        var wakeUp: StoreCommit { StoreCommit(committed) }
     }
 
     /// Inserts audit entries, events and notifications; sequences and cursors come from `store_counters`, whose

@@ -9,9 +9,7 @@ enum EffectsWriter {
         var committed: CommittedEffects
 
         /// The wake-up to publish once the transaction has committed.
-        var wakeUp: StoreCommit {
-            StoreCommit(events: committed.events, notifiedUserIDs: Set(committed.notifications.map(\.userID)))
-        }
+        var wakeUp: StoreCommit { StoreCommit(committed) }
     }
 
     /// Inserts audit entries, events (assigning sequences) and notifications (assigning cursors).
