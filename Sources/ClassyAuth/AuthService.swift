@@ -40,6 +40,12 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
         request: Classy_Auth_V1_RegisterRequest,
         context: ServerContext
     ) async throws -> Classy_Auth_V1_RegisterResponse {
+        try await passwordHasher.withHashingExecutor { try await registerUser(request) }
+    }
+
+    private func registerUser(
+        _ request: Classy_Auth_V1_RegisterRequest
+    ) async throws -> Classy_Auth_V1_RegisterResponse {
         guard configuration.registrationOpen else {
             throw ClassyError(.registrationClosed, "registration is closed: ask an admin to create your account")
         }
@@ -86,6 +92,10 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
         request: Classy_Auth_V1_LoginRequest,
         context: ServerContext
     ) async throws -> Classy_Auth_V1_LoginResponse {
+        try await passwordHasher.withHashingExecutor { try await signIn(request) }
+    }
+
+    private func signIn(_ request: Classy_Auth_V1_LoginRequest) async throws -> Classy_Auth_V1_LoginResponse {
         var check = FieldValidator()
         let email = check.email("email", request.email)
         if request.password.isEmpty {
@@ -247,6 +257,12 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
     public func changePassword(
         request: Classy_Auth_V1_ChangePasswordRequest,
         context: ServerContext
+    ) async throws -> Classy_Auth_V1_ChangePasswordResponse {
+        try await passwordHasher.withHashingExecutor { try await replacePassword(request) }
+    }
+
+    private func replacePassword(
+        _ request: Classy_Auth_V1_ChangePasswordRequest
     ) async throws -> Classy_Auth_V1_ChangePasswordResponse {
         let caller = try RequestContext.requireCaller()
         var check = FieldValidator()

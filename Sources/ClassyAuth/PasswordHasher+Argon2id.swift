@@ -77,6 +77,9 @@ public struct Argon2idPasswordHasher: PasswordHasher {
         return parsed.parameters != parameters || parsed.version != Argon2PHCString.currentVersion
     }
 
+    /// The hashing pool: handlers that prefer it run their steps around the hash on its threads.
+    public var taskExecutor: (any TaskExecutor)? { pool }
+
     /// Verifies `password` against ``dummyHash`` and discards the result.
     public func verifyDummy(password: String) async {
         _ = try? await verify(password, against: dummyHash)

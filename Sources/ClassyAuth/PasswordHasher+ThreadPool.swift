@@ -8,32 +8,54 @@ import Synchronization
 /// Work submitted with ``run(_:)`` never occupies a thread of the Swift concurrency cooperative pool or
 /// a NIO event loop, and at most ``threadCount`` jobs run at once, so a burst of logins queues here
 /// instead of starving request handling. Threads start on the first submitted job.
+///
+/// The pool is also a `TaskExecutor`. An RPC whose cost is mostly hashing (Login, Register, ChangePassword)
+/// prefers it for its whole handler, so the short steps around the hash (reads, token signing, handing the
+/// commit to the writer) run on these threads too, each ahead of every queued hash: when a hash ends, its
+/// thread goes straight on with that sign-in's next step, without waking a cooperative thread that would have
+/// to take a core from the other hash. With the pool's threads busy, a step waits for the next hash to end
+/// (at most one hash time), which only matters when sign-ins are queueing for the hash anyway.
 public final class PasswordHashingPool: Sendable {
     private typealias Job = @Sendable () -> Void
 
     private enum WorkerStep {
         case run(Job)
+        case step(UnownedJob)
         case wait
         case exit
     }
 
+    /// A first-in, first-out queue that reuses its storage.
+    private struct FIFO<Element> {
+        private var elements: [Element] = []
+        private var head = 0
+
+        var count: Int { elements.count - head }
+
+        mutating func append(_ element: Element) {
+            elements.append(element)
+        }
+
+        mutating func pop() -> Element? {
+            guard head < elements.count else { return nil }
+            let element = elements[head]
+            head += 1
+            if head >= 64 && head * 2 >= elements.count {
+                elements.removeFirst(head)
+                head = 0
+            }
+            return element
+        }
+    }
+
     private struct State {
-        var jobs: [Job] = []
-        var head = 0
+        /// Blocking work from ``run(_:)``.
+        var jobs = FIFO<Job>()
+        /// Steps of tasks that prefer the pool as their executor; they run before any queued job.
+        var steps = FIFO<UnownedJob>()
         var started = false
         var shutDown = false
         var runningThreads = 0
-
-        mutating func pop() -> Job? {
-            guard head < jobs.count else { return nil }
-            let job = jobs[head]
-            head += 1
-            if head >= 64 && head * 2 >= jobs.count {
-                jobs.removeFirst(head)
-                head = 0
-            }
-            return job
-        }
     }
 
     /// The number of dedicated threads, and so the most jobs that run at the same time.
@@ -107,16 +129,48 @@ public final class PasswordHashingPool: Sendable {
         while true {
             available.wait()
             let next = state.withLock { state -> WorkerStep in
-                if let job = state.pop() { return .run(job) }
+                if let step = state.steps.pop() { return .step(step) }
+                if let job = state.jobs.pop() { return .run(job) }
                 guard state.shutDown else { return .wait }
                 state.runningThreads -= 1
                 return .exit
             }
             switch next {
             case .run(let job): job()
+            case .step(let step): step.runSynchronously(on: asUnownedTaskExecutor())
             case .wait: continue
             case .exit: return
             }
         }
+    }
+}
+
+extension PasswordHashingPool: TaskExecutor {
+    /// Queues a step of a task that prefers this pool, ahead of the queued hashing jobs.
+    ///
+    /// A step is never dropped: once the pool is shut down and its threads have exited, a late step runs on a
+    /// thread of its own.
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let step = UnownedJob(job)
+        let queued = state.withLock { state -> Bool in
+            guard !state.shutDown || state.runningThreads > 0 else { return false }
+            state.steps.append(step)
+            return true
+        }
+        guard queued else {
+            let thread = Thread { [self] in step.runSynchronously(on: asUnownedTaskExecutor()) }
+            thread.name = "\(label)-late"
+            thread.start()
+            return
+        }
+        startThreadsIfNeeded()
+        available.signal()
+    }
+}
+
+extension PasswordHashingPool {
+    /// The blocking jobs and task steps waiting for a thread, and the threads not yet exited.
+    public var load: (jobs: Int, steps: Int, runningThreads: Int) {
+        state.withLock { ($0.jobs.count, $0.steps.count, $0.runningThreads) }
     }
 }

@@ -16,6 +16,22 @@ public protocol PasswordHasher: Sendable {
     /// Spends the time of one ``verify(_:against:)`` on a dummy hash, so that unknown accounts answer
     /// as slowly as known ones.
     func verifyDummy(password: String) async
+
+    /// The executor of the threads that hash, if the hasher has one that tasks may prefer; `nil` by default.
+    var taskExecutor: (any TaskExecutor)? { get }
+}
+
+extension PasswordHasher {
+    public var taskExecutor: (any TaskExecutor)? { nil }
+
+    /// Runs `operation`, the handler of an RPC whose cost is mostly hashing, preferring ``taskExecutor``: its
+    /// steps around the hash then run on the hashing threads instead of waking other threads (see
+    /// `PasswordHashingPool`). Without an executor it runs as it would anyway.
+    public func withHashingExecutor<T, Failure: Error>(
+        _ operation: () async throws(Failure) -> T
+    ) async throws(Failure) -> T {
+        try await withTaskExecutorPreference(taskExecutor, operation: operation)
+    }
 }
 
 /// An error from password hashing.
