@@ -43,7 +43,11 @@ struct BenchmarkToolTests {
             #expect((Int(cells[1]) ?? 0) > 0, "\(name): no call completed")
             #expect(cells[2] == "0", "\(name): \(cells[2]) failures")
         }
-        // The raw rates: one core, and all cores at once; Login against both.
+        // The raw rates, measured right before and right after Login: one core, and all cores at once; Login
+        // against the mean of both measurements.
+        for when in ["before Login", "after Login"] {
+            #expect(output.contains("\(when): "), "\(output)")
+        }
         #expect(output.contains(" hashes/s on one core ("), "\(output)")
         let ratio = output.split(separator: "\n").first { $0.hasPrefix("Login / (raw hash rate x cores): ") }
         let percent = ratio.flatMap {

@@ -56,16 +56,12 @@ struct RPCBenchmark: AsyncParsableCommand {
             "classy-bench rpc: \(cores) cores, \(concurrency) \(client.rawValue) calls in flight over \(connections) connections, "
                 + "\(duration) s per scenario"
         )
-        let measuresLogin = only.map { $0.lowercased().contains("login") } ?? true
-        let hashRates =
-            measuresLogin
-            ? try await Self.argon2HashRates(seconds: duration) : HashRates(singleCoreTimesCores: .nan, allCores: .nan)
         if let target {
             let parts = target.split(separator: ":")
             guard parts.count == 2, let port = Int(parts[1]) else {
                 throw ValidationError("--target must be HOST:PORT")
             }
-            try await runScenarios(host: String(parts[0]), port: port, hashRates: hashRates)
+            try await runScenarios(host: String(parts[0]), port: port)
         } else {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-bench-\(UUID())")
             defer { try? FileManager.default.removeItem(at: directory) }
@@ -94,7 +90,7 @@ struct RPCBenchmark: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
                 let address = try await runtime.listeningAddress
-                try await runScenarios(host: "127.0.0.1", port: address.ipv4!.port, hashRates: hashRates)
+                try await runScenarios(host: "127.0.0.1", port: address.ipv4!.port)
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }
@@ -107,32 +103,34 @@ struct RPCBenchmark: AsyncParsableCommand {
         var singleCoreTimesCores: Double
         /// Hashes per second with every core hashing at once (they share caches and memory bandwidth).
         var allCores: Double
+
+        /// The mean of two measurements (taken before and after Login, so a drift of the machine's speed
+        /// between them does not bias the comparison either way).
+        func mean(with other: HashRates) -> HashRates {
+            HashRates(
+                singleCoreTimesCores: (singleCoreTimesCores + other.singleCoreTimesCores) / 2,
+                allCores: (allCores + other.allCores) / 2
+            )
+        }
     }
 
     /// Hashes at OWASP parameters in a tight loop on one thread of its own for `seconds`, then on one thread per
-    /// core for as long (libargon2 called directly, no pool, no task); then verifies through the hasher, as Login
-    /// does, on every core. Prints the rates.
-    static func argon2HashRates(seconds: Double) async throws -> HashRates {
+    /// core for as long (libargon2 called directly, no pool, no task). Prints the rates, labelled with `when`.
+    static func argon2HashRates(seconds: Double, when: String) async throws -> HashRates {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let single = try rawHashRate(threads: 1, seconds: seconds)
-        let all = try rawHashRate(threads: cores, seconds: seconds)
+        let single = try await rawHashRate(threads: 1, seconds: seconds)
+        let all = try await rawHashRate(threads: cores, seconds: seconds)
         print(
             String(
                 format:
-                    "raw Argon2id (m=19456 KiB, t=2, p=1): %.1f hashes/s on one core (%.1f ms/hash) x %d cores = %.1f/s; "
-                    + "%.1f/s with all %d cores hashing at once",
-                single, 1000 / single, cores, single * Double(cores), all, cores))
-        let hasher = try await Argon2idPasswordHasher()
-        let stored = try await hasher.hash("benchmark password")
-        let verifyRate = try await perSecond(on: cores, for: seconds) { _ in
-            _ = try await hasher.verify("benchmark password", against: stored)
-        }
-        print(String(format: "Argon2id verify through the hashing pool: %.1f/s on %d cores", verifyRate, cores))
+                    "raw Argon2id (m=19456 KiB, t=2, p=1) %@: %.1f hashes/s on one core (%.1f ms/hash) x %d cores = "
+                    + "%.1f/s; %.1f/s with all %d cores hashing at once",
+                when, single, 1000 / single, cores, single * Double(cores), all, cores))
         return HashRates(singleCoreTimesCores: single * Double(cores), allCores: all)
     }
 
     /// Hashes per second of `threads` dedicated threads calling libargon2 back to back for `seconds`.
-    static func rawHashRate(threads: Int, seconds: Double) throws -> Double {
+    static func rawHashRate(threads: Int, seconds: Double) async throws -> Double {
         let deadline = ContinuousClock.now + .seconds(seconds)
         let counts = Mutex<[Int]>([])
         let failure = Mutex<(any Error)?>(nil)
@@ -156,34 +154,12 @@ struct RPCBenchmark: AsyncParsableCommand {
             }
             thread.start()
         }
-        finished.wait()
+        await withCheckedContinuation { continuation in finished.notify(queue: .global()) { continuation.resume() } }
         if let error = failure.withLock({ $0 }) { throw error }
         return Double(counts.withLock { $0.reduce(0, +) }) / (ContinuousClock.now - start).seconds
     }
 
-    /// Runs `operation` back to back in `tasks` tasks for `seconds`; returns the operations completed per second.
-    static func perSecond(
-        on tasks: Int, for seconds: Double, _ operation: @escaping @Sendable (_ done: Int) async throws -> Void
-    ) async throws -> Double {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        let start = ContinuousClock.now
-        let count = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<tasks {
-                group.addTask {
-                    var done = 0
-                    while ContinuousClock.now < deadline {
-                        try await operation(done)
-                        done += 1
-                    }
-                    return done
-                }
-            }
-            return try await group.reduce(0, +)
-        }
-        return Double(count) / (ContinuousClock.now - start).seconds
-    }
-
-    func runScenarios(host: String, port: Int, hashRates: HashRates) async throws {
+    func runScenarios(host: String, port: Int) async throws {
         let clients = try (0..<connections).map { _ in
             GRPCClient(
                 transport: try .http2NIOPosix(target: .dns(host: host, port: port), transportSecurity: .plaintext)
@@ -247,6 +223,8 @@ struct RPCBenchmark: AsyncParsableCommand {
             }
 
             var rows: [String: LatencyRecorder.Summary] = [:]
+            // The raw hash rates around Login (the mean of the measurements before and after it).
+            var hashRates: HashRates?
             if wanted("Health") {
                 let request: [UInt8] = try Grpc_Health_V1_HealthCheckRequest().serializedBytes()
                 rows["Health/Check"] = try await run(
@@ -299,6 +277,7 @@ struct RPCBenchmark: AsyncParsableCommand {
                     }
                 }
                 let serialized: [[UInt8]] = try requests.map { try $0.serializedBytes() }
+                let before = try await Self.argon2HashRates(seconds: duration, when: "before Login")
                 rows["Login"] = try await run(
                     Scenario(
                         descriptor: Classy_Auth_V1_AuthService.Method.Login.descriptor, metadata: rawClientMetadata,
@@ -308,6 +287,7 @@ struct RPCBenchmark: AsyncParsableCommand {
                                 requests[worker], metadata: clientMetadata[worker])
                         }
                     ))
+                hashRates = before.mean(with: try await Self.argon2HashRates(seconds: duration, when: "after Login"))
             }
             print("")
             print("| RPC | calls | failures | RPC/s | p50 ms | p99 ms |")
@@ -325,7 +305,7 @@ struct RPCBenchmark: AsyncParsableCommand {
                     String(
                         format: "GetMe / Health: %.0f %% (target >= 70 %%)", 100 * getMe.perSecond / health.perSecond))
             }
-            if let login = rows["Login"] {
+            if let login = rows["Login"], let hashRates {
                 print(
                     String(
                         format:
