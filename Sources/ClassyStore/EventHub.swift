@@ -65,7 +65,7 @@ public final class EventHub: Sendable {
     /// The shortest time between two fan-out rounds: events committed meanwhile go out together, so each
     /// subscriber is woken and written to once per round instead of once per event.
     public let coalescing: Duration
-    private let logger: Logger
+    let logger: Logger
     private let state = Mutex(State())
 
     /// Creates a hub over an event log; it does nothing until ``run()``.
@@ -358,11 +358,14 @@ public struct EventSubscription: AsyncSequence, Sendable {
             while true {
                 switch phase {
                 case .start:
-                    let latest = try await subscription.hub.log.latestEventSequence()
+                    let latest = try await retryingOutages { try await subscription.hub.log.latestEventSequence() }
                     lastSequence = latest
                     phase = .replay(after: latest)
                 case .replay(let after):
-                    let page = try await replayPage(after: after)
+                    // replayPage changes the iterator only once its reads succeeded, so a failed try leaves it as is.
+                    var iterator = self
+                    let page = try await retryingOutages { try await iterator.replayPage(after: after) }
+                    self = iterator
                     if !page.isEmpty { return page }
                 case .live:
                     guard let batch = try await subscription.queue.next() else { return nil }
@@ -373,6 +376,25 @@ public struct EventSubscription: AsyncSequence, Sendable {
                         return true
                     }
                     if !fresh.isEmpty { return fresh }
+                }
+            }
+        }
+
+        /// Runs a read of the log, retrying while the store is unavailable (with a growing pause, up to 2 s), as the
+        /// hub does for live subscribers: a stream that is replaying survives a store outage as a live one does.
+        /// Cancellation and the end of the subscription stop the retries; any other error is thrown at once.
+        private func retryingOutages<T>(_ read: () async throws -> T) async throws -> T {
+            var delay = Duration.milliseconds(50)
+            while true {
+                do {
+                    return try await read()
+                } catch let error as StoreError where error.code == .unavailable {
+                    try Task.checkCancellation()
+                    guard !subscription.queue.isFinished else { throw error }
+                    subscription.hub.logger.warning(
+                        "event stream could not read the event log; retrying", metadata: ["error": "\(error)"])
+                    try await Task.sleep(for: delay)
+                    delay = Swift.min(delay * 2, .seconds(2))
                 }
             }
         }
@@ -482,6 +504,9 @@ final class SubscriberQueue: Sendable {
             return .enqueued(state.waiter)
         }
     }
+
+    /// Whether the queue has ended (normally or with an error).
+    var isFinished: Bool { state.withLock { $0.end != nil } }
 
     /// Ends the queue after what is buffered, normally or with `error`.
     func finish(throwing error: (any Error)? = nil) {

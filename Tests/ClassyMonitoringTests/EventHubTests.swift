@@ -168,6 +168,19 @@ struct EventHubTests {
         }
     }
 
+    @Test("a replaying subscription waits out a store outage and then delivers every event in order")
+    func replaySurvivesOutage() async throws {
+        try await withCountingHub { store, log, hub in
+            let before = try await Self.commit(6, to: store)
+            log.failFilteredReads(3)
+            let subscription = hub.subscribe(after: 0, types: [.loginAttempt, .auditLog])
+            let during = try await Self.commit(2, to: store)
+            let received = try await Self.collect(subscription, through: during.last!)
+            #expect(received == before + during)
+            #expect(log.failedReads == 3)
+        }
+    }
+
     @Test("a live event is serialized once: its wire form writes the very bytes of the event")
     func wireForm() async throws {
         let record = AuditEntryRecord(
@@ -325,11 +338,13 @@ final class Box<Value: Sendable>: Sendable {
 }
 
 /// Forwards to a store and counts the pages of events read from it; optionally drops the event kinds from its
-/// wake-ups, as a replica that does not send them would.
+/// wake-ups, as a replica that does not send them would, and fails filtered reads as an unreachable store does.
 final class CountingEventLog: EventLog {
     let store: SQLiteStore
     let forgetsKinds: Bool
     private let reads = Mutex(0)
+    /// Filtered page reads still to fail, and how many failed.
+    private let outage = Mutex((pending: 0, failed: 0))
 
     init(store: SQLiteStore, forgetsKinds: Bool = false) {
         self.store = store
@@ -338,8 +353,25 @@ final class CountingEventLog: EventLog {
 
     var pageReads: Int { reads.withLock { $0 } }
 
+    /// How many filtered page reads failed.
+    var failedReads: Int { outage.withLock { $0.failed } }
+
+    /// Makes the next `count` page reads with a type filter (subscribers', never the hub's) throw UNAVAILABLE.
+    func failFilteredReads(_ count: Int) {
+        outage.withLock { $0.pending = count }
+    }
+
     func events(after sequence: UInt64, types: Set<SecurityEventKind>?, limit: Int) async throws -> [EventRecord] {
         reads.withLock { $0 += 1 }
+        if types != nil {
+            let fails = outage.withLock { outage -> Bool in
+                guard outage.pending > 0 else { return false }
+                outage.pending -= 1
+                outage.failed += 1
+                return true
+            }
+            if fails { throw StoreError.unavailable("the store is unavailable (test outage)") }
+        }
         return try await store.events(after: sequence, types: types, limit: limit)
     }
 
