@@ -45,12 +45,16 @@ struct FaultTests {
         // A stream subscribed before the outage; it must end cleanly or stay open and resume delivering.
         let marker = "after-outage@faults.test"
         let streamOutcome = Locked<String?>(nil)
+        let streamOpen = Locked(false)
         let stream = Task {
             do {
                 try await client.monitoring.streamSecurityEvents(
                     .with { $0.afterSequence = 0 }, metadata: .bearer(admin)
                 ) { response in
-                    for try await event in response.messages where event.loginAttempt.email == marker {
+                    for try await event in response.messages {
+                        // The first event (the admin's sign-in, replayed) shows the stream got past authentication.
+                        streamOpen.value = true
+                        guard event.loginAttempt.email == marker else { continue }
                         streamOutcome.value = "delivered"
                         return
                     }
@@ -61,7 +65,11 @@ struct FaultTests {
             }
         }
         defer { stream.cancel() }
-        try await Task.sleep(for: .milliseconds(300))
+        let openDeadline = ContinuousClock.now + .seconds(20)
+        while !streamOpen.value, streamOutcome.value == nil, ContinuousClock.now < openDeadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try #require(streamOpen.value, "the stream did not open: \(streamOutcome.value ?? "no event within 20 s")")
 
         try postgres.stop()
         var options = CallOptions.defaults
