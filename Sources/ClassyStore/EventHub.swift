@@ -65,7 +65,7 @@ public final class EventHub: Sendable {
     /// The shortest time between two fan-out rounds: events committed meanwhile go out together, so each
     /// subscriber is woken and written to once per round instead of once per event.
     public let coalescing: Duration
-    let logger: Logger
+    private let logger: Logger
     private let state = Mutex(State())
 
     /// Creates a hub over an event log; it does nothing until ``run()``.
@@ -168,14 +168,25 @@ public final class EventHub: Sendable {
     // MARK: - Fan-out
 
     private func catchUpRetrying() async throws {
+        try await retryingReads("event hub could not read the event log", while: { _ in true }) {
+            try await catchUp()
+        }
+    }
+
+    /// Runs `read` of the log until it succeeds, pausing after each failure that `retries` accepts (50 ms, then
+    /// twice as long each time, up to 2 s) and logging it with `message`. Cancellation and any error `retries`
+    /// refuses end it with that error.
+    func retryingReads<T>(
+        _ message: Logger.Message, while retries: (any Error) -> Bool, _ read: () async throws -> T
+    ) async throws -> T {
         var delay = Duration.milliseconds(50)
         while true {
             do {
-                try await catchUp()
-                return
+                return try await read()
             } catch {
                 try Task.checkCancellation()
-                logger.warning("event hub could not read the event log", metadata: ["error": "\(error)"])
+                guard retries(error) else { throw error }
+                logger.warning(message, metadata: ["error": "\(error)"])
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
             }
@@ -358,14 +369,12 @@ public struct EventSubscription: AsyncSequence, Sendable {
             while true {
                 switch phase {
                 case .start:
-                    let latest = try await retryingOutages { try await subscription.hub.log.latestEventSequence() }
+                    let latest = try await retryingOutages { try await $0.subscription.hub.log.latestEventSequence() }
                     lastSequence = latest
                     phase = .replay(after: latest)
                 case .replay(let after):
                     // replayPage changes the iterator only once its reads succeeded, so a failed try leaves it as is.
-                    var iterator = self
-                    let page = try await retryingOutages { try await iterator.replayPage(after: after) }
-                    self = iterator
+                    let page = try await retryingOutages { try await $0.replayPage(after: after) }
                     if !page.isEmpty { return page }
                 case .live:
                     guard let batch = try await subscription.queue.next() else { return nil }
@@ -380,23 +389,15 @@ public struct EventSubscription: AsyncSequence, Sendable {
             }
         }
 
-        /// Runs a read of the log, retrying while the store is unavailable (with a growing pause, up to 2 s), as the
-        /// hub does for live subscribers: a stream that is replaying survives a store outage as a live one does.
-        /// Cancellation and the end of the subscription stop the retries; any other error is thrown at once.
-        private func retryingOutages<T>(_ read: () async throws -> T) async throws -> T {
-            var delay = Duration.milliseconds(50)
-            while true {
-                do {
-                    return try await read()
-                } catch let error as StoreError where error.code == .unavailable {
-                    try Task.checkCancellation()
-                    guard !subscription.queue.isFinished else { throw error }
-                    subscription.hub.logger.warning(
-                        "event stream could not read the event log; retrying", metadata: ["error": "\(error)"])
-                    try await Task.sleep(for: delay)
-                    delay = Swift.min(delay * 2, .seconds(2))
-                }
-            }
+        /// Runs a read of the log, retrying while the store is unavailable as the hub does for live subscribers: a
+        /// stream that is replaying survives a store outage as a live one does. Cancellation and the end of the
+        /// subscription stop the retries; any other error is thrown at once.
+        private mutating func retryingOutages<T>(_ read: (inout Iterator) async throws -> T) async throws -> T {
+            let queue = subscription.queue
+            return try await subscription.hub.retryingReads(
+                "event stream could not read the event log",
+                while: { error in (error as? StoreError)?.code == .unavailable && !queue.isFinished }
+            ) { try await read(&self) }
         }
 
         /// Reads one page after `after`; attaches to the hub when the page reaches the end of the log.
