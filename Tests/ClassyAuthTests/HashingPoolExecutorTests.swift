@@ -109,12 +109,15 @@ private struct PlainHasher: PasswordHasher {
     func verifyDummy(password: String) async {}
 }
 
-/// Polls `condition` every millisecond for up to five seconds.
-private func waitUntil(_ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(5)
+/// Polls `condition` every millisecond for up to a minute (the whole suite runs in parallel, and at its start
+/// the cooperative pool can be busy for seconds), recording an issue at the caller if it never holds.
+private func waitUntil(
+    _ condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
+    let deadline = ContinuousClock.now + .seconds(60)
     while !condition() {
         guard ContinuousClock.now < deadline else {
-            Issue.record("condition not met within 5 s")
+            Issue.record("condition not met within 60 s", sourceLocation: sourceLocation)
             return
         }
         try await Task.sleep(for: .milliseconds(1))
