@@ -37,15 +37,13 @@ public struct TestCertificates: Sendable {
                 -extfile $who.ext -out $who.pem 2>/dev/null
             done
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = directory
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        // posix_spawn, not Foundation's Process: its exit monitoring through libdispatch has crashed the test
+        // process (_dispatch_event_loop_drain) on this platform.
+        do {
+            try Spawn.run(["/bin/sh", "-c", script], directory: directory.path)
+        } catch {
             remove()
-            throw TestSetupError("openssl could not make the test certificates")
+            throw TestSetupError("openssl could not make the test certificates: \(error)")
         }
     }
 
