@@ -4,62 +4,44 @@ import ClassyTesting
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A child process whose stdout and stderr are collected as they come; killed when released.
-final class Child: @unchecked Sendable {
-    let process: Process
-    let input: Pipe
-    private let out = Locked(Data())
-    private let err = Locked(Data())
+/// A child process (posix_spawn, not Foundation's `Process`: see ``Spawn``) with stdin a pipe and stdout and stderr
+/// collected as they come; killed when released.
+final class Child: Sendable {
+    /// The write end of the child's stdin, as `input.fileHandleForWriting` (the shape of Foundation's `Pipe`).
+    struct Input: Sendable {
+        let fileHandleForWriting: FileHandle
+    }
+
+    let process: Spawn.Child
+    let input: Input
 
     init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
-        process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()].merging(environment) { _, new in
-            new
-        }
-        input = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = input
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let out = self.out
-        let err = self.err
-        stdout.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { out.withLock { $0.append(data) } }
-        }
-        stderr.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { err.withLock { $0.append(data) } }
-        }
-        try process.run()
+        process = try Spawn.Child(
+            executable.path, arguments,
+            environment: ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()].merging(environment) { _, new in
+                new
+            },
+            input: true
+        )
+        input = Input(fileHandleForWriting: try #require(process.input))
     }
 
-    deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    var stdout: String { process.stdout }
+    var stderr: String { process.stderr }
 
-    var stdout: String { out.withLock { String(decoding: $0, as: UTF8.self) } }
-    var stderr: String { err.withLock { String(decoding: $0, as: UTF8.self) } }
-
+    /// Writes `text` to its stdin; nothing if it no longer reads (the test's checks of its output tell).
     func write(_ text: String) {
-        input.fileHandleForWriting.write(Data(text.utf8))
+        try? input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
     }
 
     func send(_ signal: Int32) {
-        kill(process.processIdentifier, signal)
+        process.signal(signal)
     }
 
     /// Waits (at most `limit`) until `condition` holds for the collected stdout; false if it never did.
@@ -67,27 +49,19 @@ final class Child: @unchecked Sendable {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if condition(stdout) { return true }
-            if !process.isRunning {
-                try await Task.sleep(for: .milliseconds(100))  // let the last output arrive
-                return condition(stdout)
-            }
+            // Output goes to a file, complete once the process has ended.
+            if !process.isRunning { return condition(stdout) }
             try await Task.sleep(for: .milliseconds(50))
         }
         return condition(stdout)
     }
 
-    /// Waits (at most `limit`) for the process to end; its status, or nil if it was still running (then killed).
+    /// Waits (at most `limit`) for the process to end; its status (128 + the signal when killed by one), or nil if
+    /// it was still running (then killed).
     func waitForExit(limit: Duration = .seconds(60)) async throws -> Int32? {
-        let deadline = ContinuousClock.now + limit
-        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        process.waitUntilExit()
-        try await Task.sleep(for: .milliseconds(100))  // let the pipes drain
-        return process.terminationStatus
+        if let ended = try await process.waitForExit(timeout: limit) { return ended.status }
+        try await process.stop(signal: SIGKILL)
+        return nil
     }
 }
 

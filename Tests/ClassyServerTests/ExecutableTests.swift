@@ -14,30 +14,20 @@ struct ExecutableTests {
         var stderr: String
     }
 
-    /// Runs the binary to completion (at most 60 s).
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+    /// Runs the binary to completion (at most 60 s, then SIGTERM).
+    func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
         let binary = try #require(Self.binary, "classy-server must be built (swift build)")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { _, new in new }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return Outcome(
-            status: process.terminationStatus,
-            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let child = try Spawn.Child(
+            binary.path, arguments, environment: ["PATH": "/usr/bin:/bin"].merging(environment) { _, new in new }
         )
+        var ended = try await child.waitForExit(timeout: .seconds(60))
+        if ended == nil { ended = try await child.stop() }
+        return Outcome(status: ended?.status ?? -1, stdout: child.stdout, stderr: child.stderr)
     }
 
-    func expectOneLineFailure(_ outcome: Outcome, containing fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectOneLineFailure(
+        _ outcome: Outcome, containing fragment: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(outcome.status == 1, "\(outcome.stderr)", sourceLocation: sourceLocation)
         // Log lines may come first; the error itself is the last line, and only one.
         let lines = outcome.stderr.split(separator: "\n")
@@ -47,22 +37,24 @@ struct ExecutableTests {
     }
 
     @Test("an unknown database scheme exits 1 with one clear line")
-    func unknownScheme() throws {
-        expectOneLineFailure(try run(["--database-url", "mysql://db"]), containing: "unknown database scheme 'mysql'")
+    func unknownScheme() async throws {
+        expectOneLineFailure(
+            try await run(["--database-url", "mysql://db"]), containing: "unknown database scheme 'mysql'")
     }
 
     @Test("a malformed postgres URL exits 1 with one clear line")
-    func badPostgresURL() throws {
+    func badPostgresURL() async throws {
         expectOneLineFailure(
-            try run(["--database-url", "postgres://127.0.0.1:5432/classy"]),
+            try await run(["--database-url", "postgres://127.0.0.1:5432/classy"]),
             containing: "--database-url: missing user name"
         )
-        expectOneLineFailure(try run(["--database-url", "postgres://u@db:5432/"]), containing: "missing database name")
+        expectOneLineFailure(
+            try await run(["--database-url", "postgres://u@db:5432/"]), containing: "missing database name")
     }
 
     @Test("an unreachable PostgreSQL exits 1 with one clear line, in bounded time")
-    func unreachablePostgres() throws {
-        let outcome = try run([
+    func unreachablePostgres() async throws {
+        let outcome = try await run([
             "migrate", "--database-url", "postgres://classy@127.0.0.1:1/classy", "--database-connect-timeout-seconds",
             "1", "--database-query-timeout-seconds", "2",
         ])
@@ -70,9 +62,10 @@ struct ExecutableTests {
     }
 
     @Test("an unreadable certificate exits 1 with one clear line")
-    func unreadableCertificate() throws {
+    func unreadableCertificate() async throws {
         expectOneLineFailure(
-            try run([], environment: ["CLASSY_TLS_CERT": "/nonexistent/c.pem", "CLASSY_TLS_KEY": "/nonexistent/k.pem"]),
+            try await run(
+                [], environment: ["CLASSY_TLS_CERT": "/nonexistent/c.pem", "CLASSY_TLS_KEY": "/nonexistent/k.pem"]),
             containing: "cannot read file '/nonexistent/c.pem'"
         )
     }
@@ -82,7 +75,7 @@ struct ExecutableTests {
         try await withTestServer { server async throws in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-exe-\(UUID())")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let outcome = try run([
+            let outcome = try await run([
                 "--port", "\(server.port)", "--database-url", "sqlite:\(directory.path)/db.sqlite",
                 "--admin-password", "a long admin password",
             ])
@@ -95,45 +88,40 @@ struct ExecutableTests {
         let binary = try #require(Self.binary)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-exe-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--port", "0", "--database-url", "sqlite:\(directory.path)/db.sqlite"]
-        process.environment = ["PATH": "/usr/bin:/bin"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var text = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !text.contains("listening on"), Date() < deadline, process.isRunning {
-            text += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let child = try Spawn.Child(
+            binary.path, ["serve", "--port", "0", "--database-url", "sqlite:\(directory.path)/db.sqlite"],
+            environment: ["PATH": "/usr/bin:/bin"]
+        )
+        var text = child.stdout
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !text.contains("listening on"), ContinuousClock.now < deadline, child.isRunning {
+            try await Task.sleep(for: .milliseconds(50))
+            text = child.stdout
         }
         #expect(text.contains("generated password"))
         #expect(text.contains("listening on"))
-        kill(process.processIdentifier, SIGTERM)
-        let stopDeadline = Date().addingTimeInterval(20)
-        while process.isRunning && Date() < stopDeadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!process.isRunning)
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        child.signal(SIGTERM)
+        var ended = try await child.waitForExit(timeout: .seconds(20))
+        #expect(ended != nil)
+        if ended == nil { ended = try await child.stop() }
+        #expect(ended == .exited(0))
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("db.sqlite").path))
     }
 
     @Test("migrate, create-admin and rotate-keys work on a database file")
-    func adminCommands() throws {
+    func adminCommands() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-exe-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = ["--database-url", "sqlite:\(directory.path)/db.sqlite"]
-        let migrate = try run(["migrate"] + database)
+        let migrate = try await run(["migrate"] + database)
         #expect(migrate.status == 0, "\(migrate.stderr)")
-        let create = try run(["create-admin", "--email", "Ops@Example.com"] + database)
+        let create = try await run(["create-admin", "--email", "Ops@Example.com"] + database)
         #expect(create.status == 0, "\(create.stderr)")
         #expect(create.stdout.contains("created super_admin ops@example.com"))
-        let again = try run(["create-admin", "--email", "ops@example.com"] + database)
+        let again = try await run(["create-admin", "--email", "ops@example.com"] + database)
         #expect(again.status == 1)
         #expect(again.stderr.contains("already registered"))
-        let rotate = try run(["rotate-keys"] + database)
+        let rotate = try await run(["rotate-keys"] + database)
         #expect(rotate.status == 0, "\(rotate.stderr)")
         #expect(rotate.stdout.contains("new signing key"))
     }

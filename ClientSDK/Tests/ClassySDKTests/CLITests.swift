@@ -20,38 +20,24 @@ struct CLITests {
     /// configuration lives in `config`.
     static func run(_ arguments: [String], input: String? = nil, config: URL) async throws -> Outcome {
         let binary = try #require(Self.binary, "classy must be built (swift build --build-tests)")
-        let process = Process()
-        process.executableURL = binary
         // Generous per-call deadline: the whole suite shares two cores with this server.
-        process.arguments = arguments + ["--timeout", "120"]
-        process.environment = [
-            "PATH": "/usr/bin:/bin", "HOME": config.path,
-            "CLASSY_CONFIG_DIR": config.appendingPathComponent("classy").path,
-        ]
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let exited = Gate()
-        process.terminationHandler = { _ in exited.open() }
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        do {
-            try await withTimeout(60) { await exited.wait() }
-        } catch {
-            process.terminate()
-            process.waitUntilExit()
-            throw error
-        }
-        process.waitUntilExit()
-        return Outcome(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-            stderr: String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let child = try Spawn.Child(
+            binary.path, arguments + ["--timeout", "120"],
+            environment: [
+                "PATH": "/usr/bin:/bin", "HOME": config.path,
+                "CLASSY_CONFIG_DIR": config.appendingPathComponent("classy").path,
+            ],
+            input: true
         )
+        let stdin = try #require(child.input)
+        // A child that has already ended does not read it (a write then fails): its status and output tell.
+        if let input { try? stdin.write(contentsOf: Data(input.utf8)) }
+        try stdin.close()
+        guard let ended = try await child.waitForExit(timeout: .seconds(60)) else {
+            try await child.stop()
+            throw TimedOut(seconds: 60)
+        }
+        return Outcome(status: ended.status, stdout: child.stdout, stderr: child.stderr)
     }
 
     @Test("login --password-stdin, whoami --json, users list --json, logout; tokens saved 0600 in CLASSY_CONFIG_DIR")

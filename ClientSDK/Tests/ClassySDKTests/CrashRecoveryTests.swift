@@ -1,6 +1,5 @@
 import ClassyTesting
 import Foundation
-import Synchronization
 import Testing
 
 @_spi(Testing) @testable import ClassySDK
@@ -9,43 +8,21 @@ import Testing
     import Glibc
 #endif
 
-/// Lines a child process wrote, for a test to wait on.
-final class LineReader: Sendable {
-    private let state = Mutex<(text: String, waiters: [(String, CheckedContinuation<String, Never>)])>(("", []))
-
-    func append(_ data: Data) {
-        let ready = state.withLock { state -> [(CheckedContinuation<String, Never>, String)] in
-            state.text += String(decoding: data, as: UTF8.self)
-            var ready: [(CheckedContinuation<String, Never>, String)] = []
-            state.waiters.removeAll { waiter in
-                let (prefix, continuation) = waiter
-                guard let line = Self.line(startingWith: prefix, in: state.text) else { return false }
-                ready.append((continuation, line))
-                return true
-            }
-            return ready
-        }
-        for (continuation, line) in ready { continuation.resume(returning: line) }
-    }
-
-    /// The first complete line starting with `prefix`, once written.
-    func line(startingWith prefix: String) async -> String {
-        await withCheckedContinuation { continuation in
-            let found = state.withLock { state -> String? in
-                if let line = Self.line(startingWith: prefix, in: state.text) { return line }
-                state.waiters.append((prefix, continuation))
-                return nil
-            }
-            if let found { continuation.resume(returning: found) }
-        }
-    }
-
-    var text: String { state.withLock { $0.text } }
-
-    private static func line(startingWith prefix: String, in text: String) -> String? {
-        // Complete lines only: a key may arrive in two reads.
+/// The first complete line of `child`'s output starting with `prefix`, once written (complete lines only: a key
+/// may arrive in two writes). Polls the output file; throws if the process ends without writing it.
+func outputLine(startingWith prefix: String, in child: Spawn.Child) async throws -> String {
+    struct Ended: Error, CustomStringConvertible { let description: String }
+    func find(_ text: String) -> String? {
         guard let end = text.lastIndex(of: "\n") else { return nil }
         return text[..<end].split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init)
+    }
+    while true {
+        if let line = find(child.stdout) { return line }
+        if !child.isRunning {
+            if let line = find(child.stdout) { return line }
+            throw Ended(description: "the process ended without a line starting with \(prefix):\n\(child.stdout)")
+        }
+        try await Task.sleep(for: .milliseconds(25))
     }
 }
 
@@ -67,26 +44,16 @@ struct CrashRecoveryTests {
                     try await client.auth.signIn(email: admin.email, password: TestServer.userPassword)
                 }
 
-                let process = Process()
-                process.executableURL = helper
-                process.arguments = ["\(server.port)", directory.path, email]
-                let output = Pipe()
-                let reader = LineReader()
-                output.fileHandleForReading.readabilityHandler = { handle in reader.append(handle.availableData) }
-                process.standardOutput = output
-                process.standardError = output
-                let exited = Gate()
-                process.terminationHandler = { _ in exited.open() }
-                try process.run()
-                defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-                let sent = try await withTimeout(60) { await reader.line(startingWith: "SENT ") }
+                let child = try Spawn.Child(
+                    helper.path, ["\(server.port)", directory.path, email], mergeErrors: true
+                )
+                defer { child.signal(SIGKILL) }
+                let sent = try await withTimeout(60) { try await outputLine(startingWith: "SENT ", in: child) }
                 let key = String(sent.dropFirst("SENT ".count))
-                kill(process.processIdentifier, SIGKILL)
-                try await withTimeout(30) { await exited.wait() }
-                output.fileHandleForReading.readabilityHandler = nil
-                #expect(process.terminationReason == .uncaughtSignal)
-                #expect(process.terminationStatus == SIGKILL)
-                #expect(!reader.text.contains("NOT KILLED"))
+                child.signal(SIGKILL)
+                let ended = try await withTimeout(30) { try await child.waitForExit() }
+                #expect(ended == .signaled(SIGKILL))
+                #expect(!child.stdout.contains("NOT KILLED"))
                 // Applied on the server, not recorded by the dead process.
                 #expect(try await server.store.user(email: email) != nil)
 
