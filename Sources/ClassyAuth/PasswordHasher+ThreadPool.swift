@@ -67,11 +67,12 @@ public final class PasswordHashingPool: Sendable {
     /// The process-wide pool, with one thread per active processor core.
     public static let shared = PasswordHashingPool(
         threadCount: ProcessInfo.processInfo.activeProcessorCount,
-        label: "classy.password-hashing"
+        label: "classy-hash"
     )
 
-    /// Creates a pool of `threadCount` threads (at least one), started lazily.
-    public init(threadCount: Int, label: String = "classy.password-hashing") {
+    /// Creates a pool of `threadCount` threads (at least one), started lazily; they are named `label-<index>`
+    /// (Linux keeps the first 15 bytes of a thread name, so keep `label` short).
+    public init(threadCount: Int, label: String = "classy-hash") {
         self.threadCount = max(1, threadCount)
         self.label = label
     }
@@ -119,8 +120,11 @@ public final class PasswordHashingPool: Sendable {
         }
         guard mustStart else { return }
         for index in 0..<threadCount {
-            let thread = Thread { [self] in self.workerLoop() }
-            thread.name = "\(label)-\(index)"
+            let name = "\(label)-\(index)"
+            let thread = Thread { [self] in
+                Self.nameCurrentThread(name)
+                self.workerLoop()
+            }
             thread.start()
         }
     }
@@ -158,8 +162,11 @@ extension PasswordHashingPool: TaskExecutor {
             return true
         }
         guard queued else {
-            let thread = Thread { [self] in step.runSynchronously(on: asUnownedTaskExecutor()) }
-            thread.name = "\(label)-late"
+            let name = "\(label)-late"
+            let thread = Thread { [self] in
+                Self.nameCurrentThread(name)
+                step.runSynchronously(on: asUnownedTaskExecutor())
+            }
             thread.start()
             return
         }
@@ -169,6 +176,12 @@ extension PasswordHashingPool: TaskExecutor {
 }
 
 extension PasswordHashingPool {
+    /// Names the calling thread, as `top -H` and `/proc/<pid>/task/<tid>/comm` show it. Foundation passes a name to
+    /// the system only when it is set on the thread itself, and Linux refuses names over 15 bytes.
+    static func nameCurrentThread(_ name: String) {
+        Thread.current.name = String(decoding: name.utf8.prefix(15), as: UTF8.self)
+    }
+
     /// The blocking jobs and task steps waiting for a thread, and the threads not yet exited.
     public var load: (jobs: Int, steps: Int, runningThreads: Int) {
         state.withLock { ($0.jobs.count, $0.steps.count, $0.runningThreads) }

@@ -73,3 +73,80 @@ public struct AccessTokenClaims: JWTPayload, Hashable {
         hasher.combine(exp.value)
     }
 }
+
+extension AccessTokenClaims {
+    /// The claims as compact JSON with sorted keys: byte for byte what `JSONEncoder` makes of them with sorted keys,
+    /// unescaped slashes and dates as integer seconds, in a few microseconds instead of the ~50 µs `JSONEncoder`
+    /// takes on Linux (a tenth of a Refresh's CPU). Times are whole seconds (``TokenService`` rounds them down).
+    var compactJSON: [UInt8] {
+        var json: [UInt8] = []
+        json.reserveCapacity(320)
+        func key(_ name: String, first: Bool = false) {
+            json.append(contentsOf: (first ? "{\"" : ",\"").utf8)
+            json.append(contentsOf: name.utf8)
+            json.append(contentsOf: "\":".utf8)
+        }
+        func string(_ value: String) {
+            Self.appendJSONString(value, to: &json)
+        }
+        func seconds(_ date: Date) {
+            json.append(contentsOf: String(Int64(date.timeIntervalSince1970.rounded(.down))).utf8)
+        }
+        key("aud", first: true)
+        if aud.value.count == 1 {
+            string(aud.value[0])
+        } else {
+            json.append(UInt8(ascii: "["))
+            for (index, audience) in aud.value.enumerated() {
+                if index > 0 { json.append(UInt8(ascii: ",")) }
+                string(audience)
+            }
+            json.append(UInt8(ascii: "]"))
+        }
+        key("exp")
+        seconds(exp.value)
+        key("iat")
+        seconds(iat.value)
+        key("iss")
+        string(iss.value)
+        key("jti")
+        string(jti.value)
+        key("nbf")
+        seconds(nbf.value)
+        key("role")
+        string(role.claim)
+        if let sid {
+            key("sid")
+            string(sid)
+        }
+        key("sub")
+        string(sub.value)
+        json.append(UInt8(ascii: "}"))
+        return json
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Appends `value` as a JSON string the way `JSONEncoder` writes it with `.withoutEscapingSlashes`: quotes,
+    /// backslashes and control characters escaped, everything else as UTF-8.
+    static func appendJSONString(_ value: String, to json: inout [UInt8]) {
+        json.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x08: json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0x0A: json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case ..<0x20:
+                json.append(contentsOf: "\\u00".utf8)
+                json.append(hexDigits[Int(byte >> 4)])
+                json.append(hexDigits[Int(byte & 0x0F)])
+            default: json.append(byte)
+            }
+        }
+        json.append(UInt8(ascii: "\""))
+    }
+}

@@ -164,7 +164,7 @@ public final class TokenService: Sendable {
             expiresAt: issuedAt.addingTimeInterval(Double(lifetimeSeconds)),
             tokenID: UUID.randomLowercasedString()
         )
-        let signingInput = key.encodedHeader + "." + Base64URL.encode(try encoder.encode(claims))
+        let signingInput = key.encodedHeader + "." + Base64URL.encode(claims.compactJSON)
         let signature = try privateKey.signature(for: Data(signingInput.utf8))
         return (signingInput + "." + Base64URL.encode(signature), claims)
     }

@@ -24,6 +24,20 @@ struct HashingPoolExecutorTests {
         #expect(threads.allSatisfy { pthread_equal($0, poolThread) != 0 })
     }
 
+    @Test("the pool's threads carry its label, as the system shows them, cut to Linux's 15 bytes")
+    func threadNames() async throws {
+        @Sendable func currentName() -> String {
+            let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+            return comm.trimmingCharacters(in: .newlines)
+        }
+        let pool = PasswordHashingPool(threadCount: 1, label: "test-hash")
+        defer { pool.shutdown() }
+        #expect(try await pool.run { currentName() } == "test-hash-0")
+        let long = PasswordHashingPool(threadCount: 1, label: "a-much-longer-pool-label")
+        defer { long.shutdown() }
+        #expect(try await long.run { currentName() } == "a-much-longer-p")
+    }
+
     @Test("the hasher's handlers prefer its pool; a hasher without one leaves tasks where they are")
     func hasherExecutor() async throws {
         let pool = PasswordHashingPool(threadCount: 1)
