@@ -9,10 +9,14 @@ import Synchronization
 /// @Test(.enabled(if: PostgresTestServer.isAvailable, PostgresTestServer.skipReason))
 /// func something() async throws {
 ///     try await PostgresTestServer.withServer { postgres in
-///         let url = try postgres.createDatabase()       // postgres://postgres@127.0.0.1:PORT/db_…
+///         let url = try await postgres.createDatabase()       // postgres://postgres@127.0.0.1:PORT/db_…
 ///     }
 /// }
 /// ```
+///
+/// The async methods run the PostgreSQL tools on a thread of their own: initdb and pg_ctl take seconds, and waiting
+/// for them on a cooperative thread would stall every other test of the process (there are as many cooperative
+/// threads as cores).
 ///
 /// Every server also starts a small watchdog shell that stops it and deletes its directory if the test
 /// process dies, so a crashed test run leaves no PostgreSQL behind.
@@ -45,11 +49,11 @@ public final class PostgresTestServer: Sendable {
 
     /// One server shared by the tests of a process, started on first use (each test makes its own database);
     /// its watchdog removes it when the process ends.
-    public static func shared() throws -> PostgresTestServer {
-        try sharedServer.get()
+    public static func shared() async throws -> PostgresTestServer {
+        try await sharedServer.value
     }
 
-    private static let sharedServer: Result<PostgresTestServer, any Error> = Result { try start() }
+    private static let sharedServer = Task { try await offThePool { try start() } }
 
     /// The temporary directory holding the cluster, its log and its socket.
     public let directory: URL
@@ -91,14 +95,31 @@ public final class PostgresTestServer: Sendable {
 
     /// Runs `body` with a fresh server and destroys it afterwards, also when `body` throws.
     public static func withServer<T>(_ body: (PostgresTestServer) async throws -> T) async throws -> T {
-        let server = try start()
+        let server = try await offThePool { try start() }
         do {
             let result = try await body(server)
-            server.destroy()
+            await offThePool { server.destroy() }
             return result
         } catch {
-            server.destroy()
+            await offThePool { server.destroy() }
             throw error
+        }
+    }
+
+    /// Runs `body` on a thread of its own and returns its result: for the blocking PostgreSQL tools.
+    static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    /// Runs `body` on a thread of its own.
+    static func offThePool(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { continuation in
+            Thread {
+                body()
+                continuation.resume()
+            }.start()
         }
     }
 
@@ -109,16 +130,20 @@ public final class PostgresTestServer: Sendable {
 
     /// Creates an empty database and returns its URL.
     @discardableResult
-    public func createDatabase(named name: String? = nil) throws -> String {
+    public func createDatabase(named name: String? = nil) async throws -> String {
         let name =
             name
             ?? "db_\(databaseCounter.add(1, ordering: .relaxed).newValue)_\(UUID().uuidString.prefix(6).lowercased())"
-        try psql("CREATE DATABASE \(name)")
+        try await psql("CREATE DATABASE \(name)")
         return url(database: name)
     }
 
     /// Runs one SQL command with psql against the `postgres` database.
-    public func psql(_ sql: String, database: String = "postgres") throws {
+    public func psql(_ sql: String, database: String = "postgres") async throws {
+        try await Self.offThePool { try self.runPsql(sql, database: database) }
+    }
+
+    private func runPsql(_ sql: String, database: String) throws {
         try run(
             "\(Self.binDirectory)/psql",
             [
@@ -130,13 +155,16 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// Stops PostgreSQL (fast shutdown: open connections are closed); the data stays for ``restart()``.
-    public func stop() throws {
-        try run("\(Self.binDirectory)/pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "-t", "30", "stop"])
+    public func stop() async throws {
+        try await Self.offThePool {
+            try self.run(
+                "\(Self.binDirectory)/pg_ctl", ["-D", self.dataDirectory, "-m", "fast", "-w", "-t", "30", "stop"])
+        }
     }
 
     /// Starts PostgreSQL again on the same port with the same data.
-    public func restart() throws {
-        try startPostgres()
+    public func restart() async throws {
+        try await Self.offThePool { try self.startPostgres() }
     }
 
     /// Stops PostgreSQL (if running) and deletes the directory.

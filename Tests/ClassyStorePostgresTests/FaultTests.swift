@@ -17,7 +17,7 @@ struct FaultTests {
     @Test("stop PostgreSQL mid-run: bounded UNAVAILABLE, streams survive, recovery on restart")
     func outageAndRecovery() async throws {
         try await PostgresTestServer.withServer { postgres in
-            let url = try postgres.createDatabase(named: "faults")
+            let url = try await postgres.createDatabase(named: "faults")
             let arguments = ReplicaTests.arguments(
                 url: url,
                 extra: ["--database-connect-timeout-seconds", "1", "--database-query-timeout-seconds", "2"]
@@ -71,7 +71,7 @@ struct FaultTests {
         }
         try #require(streamOpen.value, "the stream did not open: \(streamOutcome.value ?? "no event within 20 s")")
 
-        try postgres.stop()
+        try await postgres.stop()
         var options = CallOptions.defaults
         options.timeout = .seconds(30)
         for _ in 0..<2 {
@@ -91,7 +91,7 @@ struct FaultTests {
         let health = try await client.health.check(.init())
         print("health during the outage: \(health.status)")
 
-        try postgres.restart()
+        try await postgres.restart()
         // The pool reconnects on demand; the first calls may still race the reconnect.
         var recovered = false
         let deadline = ContinuousClock.now + .seconds(30)

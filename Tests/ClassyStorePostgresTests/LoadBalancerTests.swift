@@ -16,7 +16,7 @@ struct LoadBalancerTests {
     @Test("login, GetMe on both replicas, refresh and logout through nginx")
     func flowsThroughNginx() async throws {
         try await PostgresTestServer.withServer { postgres in
-            let url = try postgres.createDatabase(named: "balanced")
+            let url = try await postgres.createDatabase(named: "balanced")
             let metricsA = try FreePort.find()
             let metricsB = try FreePort.find()
             try await ClassyServerProcess.with(

@@ -12,8 +12,8 @@ import Testing
 struct PostgresConformanceTests {
     /// Opens a started, migrated store on a fresh database of the shared test server.
     static func makeStore() async throws -> any ClassyStoreProtocol {
-        let server = try PostgresTestServer.shared()
-        var configuration = try PostgresStoreConfiguration(url: try server.createDatabase())
+        let server = try await PostgresTestServer.shared()
+        var configuration = try PostgresStoreConfiguration(url: try await server.createDatabase())
         configuration.poolSize = 4
         // Generous: dozens of stores share one server and two cores; outages are tested in FaultTests.
         configuration.queryTimeout = .seconds(60)

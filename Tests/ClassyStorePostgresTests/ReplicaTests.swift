@@ -30,7 +30,7 @@ struct ReplicaTests {
     @Test("failures, IP blocks, events and logout on replica A take effect on replica B")
     func sharedState() async throws {
         try await PostgresTestServer.withServer { postgres in
-            let url = try postgres.createDatabase()
+            let url = try await postgres.createDatabase()
             // A first (it migrates and creates the admin and the signing key), then B on the same database.
             try await ClassyServerProcess.with(arguments: Self.arguments(url: url)) { a in
                 try await ClassyServerProcess.with(arguments: Self.arguments(url: url)) { b in
