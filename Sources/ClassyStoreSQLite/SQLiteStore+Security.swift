@@ -101,7 +101,12 @@ extension SQLiteStore {
     /// Returns the lock state of an email.
     public func accountLock(email: String) async throws -> AccountLockRecord? {
         let email = EmailNormalization.normalize(email)
-        return try await readStatement { db in try Self.fetchLock(email: email, in: db) }
+        try checkOpen()
+        if let cached = securityCache.lock(email: email) { return cached }
+        let generation = securityCache.lockGeneration
+        let lock = try await readStatement { db in try Self.fetchLock(email: email, in: db) }
+        securityCache.storeLock(lock, email: email, generation: generation)
+        return lock
     }
 
     /// Locks an email, incrementing (or restarting) its lock count.
@@ -217,7 +222,17 @@ extension SQLiteStore {
 
     /// Returns the active block of exactly this address.
     public func activeBlock(ipAddress: String, now: Date) async throws -> BlockedIPRecord? {
-        try await readStatement { db in try Self.fetchActiveBlock(ipAddress: ipAddress, now: now, in: db) }
+        try checkOpen()
+        if let cached = securityCache.ipState(ipAddress), !cached.hasOpenBlock { return nil }
+        let generation = securityCache.blockGeneration
+        let (ipState, block) = try await readStatement { db in
+            let ipState = try Self.fetchIPState(ipAddress: ipAddress, in: db)
+            return (
+                ipState, ipState.hasOpenBlock ? try Self.fetchActiveBlock(ipAddress: ipAddress, now: now, in: db) : nil
+            )
+        }
+        securityCache.storeIPState(ipState, key: ipAddress, generation: generation)
+        return block
     }
 
     /// Returns every block in force at `now`.
@@ -236,13 +251,22 @@ extension SQLiteStore {
 
     /// Counts blocks of an address created at or after `since`.
     public func blockCount(ipAddress: String, since: Date) async throws -> Int {
-        try await readStatement { db in
-            try Int.fetchOne(
-                try db.cachedStatement(
-                    sql: "SELECT COUNT(*) FROM blocked_ips WHERE ip_address = ? AND create_time >= ?"),
-                arguments: [ipAddress, since.storageValue]
-            ) ?? 0
+        guard since == .distantPast else {
+            return try await readStatement { db in
+                try Int.fetchOne(
+                    try db.cachedStatement(
+                        sql: "SELECT COUNT(*) FROM blocked_ips WHERE ip_address = ? AND create_time >= ?"),
+                    arguments: [ipAddress, since.storageValue]
+                ) ?? 0
+            }
         }
+        // Every block ever (the block epoch Login counts under): the cached IP state has it.
+        try checkOpen()
+        if let cached = securityCache.ipState(ipAddress) { return cached.blockCount }
+        let generation = securityCache.blockGeneration
+        let ipState = try await readStatement { db in try Self.fetchIPState(ipAddress: ipAddress, in: db) }
+        securityCache.storeIPState(ipState, key: ipAddress, generation: generation)
+        return ipState.blockCount
     }
 
     /// Lists blocks, newest first.
@@ -345,5 +369,17 @@ extension SQLiteStore {
                     ORDER BY create_time DESC, id DESC LIMIT 1
                     """),
             arguments: [ipAddress, now.storageValue], as: BlockedIPRecord.init(row:))
+    }
+
+    /// How many blocks an address or CIDR ever had, and whether one of them is not lifted.
+    static func fetchIPState(ipAddress: String, in db: Database) throws -> SecurityStateCache.IPState {
+        let row = try Row.fetchOne(
+            try db.cachedStatement(
+                sql: "SELECT COUNT(*), COALESCE(SUM(unblocked_time IS NULL), 0) FROM blocked_ips WHERE ip_address = ?"),
+            arguments: [ipAddress]
+        )
+        return SecurityStateCache.IPState(
+            blockCount: row.map { $0[0] as Int } ?? 0, hasOpenBlock: (row.map { $0[1] as Int } ?? 0) > 0
+        )
     }
 }

@@ -26,6 +26,8 @@ public final class SQLiteStore: ClassyStoreProtocol {
     let groupCommit: GroupCommit
     /// Sessions and users as authentication last read them, dropped by the commits that change them.
     let sessionCache = SessionCache()
+    /// Account locks and IP block state as admission last read them, dropped by the commits that change them.
+    let securityCache = SecurityStateCache()
     let logger: Logger
     let notifier: CommitNotifier
     /// Set by ``close()``; GRDB connections must not be touched once closed.
@@ -53,6 +55,7 @@ public final class SQLiteStore: ClassyStoreProtocol {
             self.notifier = notifier
             self.groupCommit = GroupCommit(writer: pool, notifier: notifier)
             pool.add(transactionObserver: sessionCache, extent: .observerLifetime)
+            pool.add(transactionObserver: securityCache, extent: .observerLifetime)
         } catch {
             throw SQLiteErrorMapping.map(error, logger: logger)
         }
@@ -66,6 +69,7 @@ public final class SQLiteStore: ClassyStoreProtocol {
         self.location = location
         self.logger = logger
         writer.add(transactionObserver: sessionCache, extent: .observerLifetime)
+        writer.add(transactionObserver: securityCache, extent: .observerLifetime)
     }
 
     /// Opens a private in-memory database (`sqlite::memory:`), gone when the store is released.
