@@ -6,7 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 files=$(find Sources Tests ClientSDK Benchmarks Package.swift -name '*.swift' -not -path '*/Generated/*' 2>/dev/null)
 if [ "${1:-}" = "--lint" ]; then
-    swift format lint --configuration .swift-format $files
+    swift format lint --strict --configuration .swift-format $files
 else
     swift format format --in-place --configuration .swift-format $files
 fi

@@ -27,7 +27,8 @@ extension MonitoringService {
                 metricsInterval = max(configuration.minimumMetricsInterval, .milliseconds(Int64(interval * 1000)))
             }
         }
-        let subscription = hub.subscribe(after: request.hasAfterSequence ? request.afterSequence : nil, types: filter.kinds)
+        let subscription = hub.subscribe(
+            after: request.hasAfterSequence ? request.afterSequence : nil, types: filter.kinds)
         defer { subscription.cancel() }
         let clock = self.clock
         let heartbeatInterval = configuration.heartbeatInterval
@@ -105,7 +106,8 @@ struct StreamFilter {
             case .auditLog: kinds.insert(.auditLog)
             case .securityMetrics: wantsMetrics = true
             case .heartbeat: break
-            default: throw ClassyError.invalidField("types", "must list SecurityEventType values other than UNSPECIFIED")
+            default:
+                throw ClassyError.invalidField("types", "must list SecurityEventType values other than UNSPECIFIED")
             }
         }
         self.kinds = kinds

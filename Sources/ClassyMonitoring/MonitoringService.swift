@@ -67,8 +67,9 @@ public struct MonitoringService: Classy_Monitoring_V1_MonitoringService.SimpleSe
             }
         }
         query.success = request.hasSuccessFilter ? request.successFilter : nil
-        (query.startTime, query.endTime) = Self.timeRange(request.hasStartTime ? request.startTime : nil,
-                                                          request.hasEndTime ? request.endTime : nil, check: &check)
+        (query.startTime, query.endTime) = Self.timeRange(
+            request.hasStartTime ? request.startTime : nil,
+            request.hasEndTime ? request.endTime : nil, check: &check)
         query.after = Self.cursor(request.pageToken, check: &check)
         try check.finish()
 
@@ -120,13 +121,16 @@ public struct MonitoringService: Classy_Monitoring_V1_MonitoringService.SimpleSe
         var check = FieldValidator()
         let pageSize = check.pageSize(request.pageSize)
         var query = AuditQuery(limit: pageSize + 1)
-        if !request.actorUserID.isEmpty { query.actorUserID = check.text("actor_user_id", request.actorUserID, max: 64) }
+        if !request.actorUserID.isEmpty {
+            query.actorUserID = check.text("actor_user_id", request.actorUserID, max: 64)
+        }
         if !request.action.isEmpty { query.action = check.text("action", request.action, max: 100) }
         if !request.resourceType.isEmpty {
             query.resourceType = check.text("resource_type", request.resourceType, max: 100)
         }
-        (query.startTime, query.endTime) = Self.timeRange(request.hasStartTime ? request.startTime : nil,
-                                                          request.hasEndTime ? request.endTime : nil, check: &check)
+        (query.startTime, query.endTime) = Self.timeRange(
+            request.hasStartTime ? request.startTime : nil,
+            request.hasEndTime ? request.endTime : nil, check: &check)
         query.after = Self.cursor(request.pageToken, check: &check)
         try check.finish()
 
@@ -151,7 +155,8 @@ public struct MonitoringService: Classy_Monitoring_V1_MonitoringService.SimpleSe
         if request.hasDuration {
             let value = request.duration.timeInterval
             if value < 1 || value > configuration.maxBlockDuration {
-                check.fail("duration", "must be between 1 second and \(Int(configuration.maxBlockDuration / 86400)) days")
+                check.fail(
+                    "duration", "must be between 1 second and \(Int(configuration.maxBlockDuration / 86400)) days")
             }
             duration = value
         }

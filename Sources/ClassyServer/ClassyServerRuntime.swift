@@ -61,7 +61,8 @@ public final class ClassyServerRuntime: Service, Sendable {
         self.clock = clock
         self.logger = logger
         self.health = HealthStatus()
-        let store = try await StoreFactory.open(configuration.database, pool: configuration.databasePool, logger: logger)
+        let store = try await StoreFactory.open(
+            configuration.database, pool: configuration.databasePool, logger: logger)
         self.store = store
         do {
             try await store.migrate()
@@ -165,7 +166,8 @@ public final class ClassyServerRuntime: Service, Sendable {
             loginGuard: LoginGuard(store: store, clock: clock, policy: configuration.bruteForce, logger: logger),
             logger: logger
         )
-        let blocks = ipBlocks ?? IPBlockCache(store: store, clock: clock, policy: configuration.bruteForce, logger: logger)
+        let blocks =
+            ipBlocks ?? IPBlockCache(store: store, clock: clock, policy: configuration.bruteForce, logger: logger)
         var pipeline: [ConditionalInterceptor<any ServerInterceptor>] = [
             .apply(
                 RequestIDInterceptor(

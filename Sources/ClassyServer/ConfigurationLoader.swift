@@ -76,7 +76,10 @@ public struct ConfigurationLoader: Sendable {
     public func load() async throws(ConfigurationError) -> ServerConfiguration {
         let flagProvider = InMemoryProvider(
             name: "flags",
-            values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey([$0.key]), ConfigValue(.string($0.value), isSecret: false)) })
+            values: Dictionary(
+                uniqueKeysWithValues: flags.map {
+                    (AbsoluteConfigKey([$0.key]), ConfigValue(.string($0.value), isSecret: false))
+                })
         )
         let environmentProvider = KeyMappingProvider(
             upstream: EnvironmentVariablesProvider(environmentVariables: environment),
@@ -137,7 +140,8 @@ private struct Reader {
     func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
         guard let (value, name) = try raw(key) else { return nil }
         guard let number = Int(value), range.contains(number) else {
-            throw ConfigurationError("\(name): '\(value)' is not an integer in \(range.lowerBound)...\(range.upperBound)")
+            throw ConfigurationError(
+                "\(name): '\(value)' is not an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return number
     }
@@ -248,7 +252,9 @@ private struct Reader {
         if let value = try int("lockout_window_seconds", in: 1...86400) {
             config.bruteForce.email.window = TimeInterval(value)
         }
-        if let value = try int("lockout_seconds", in: 1...604_800) { config.bruteForce.email.baseLock = TimeInterval(value) }
+        if let value = try int("lockout_seconds", in: 1...604_800) {
+            config.bruteForce.email.baseLock = TimeInterval(value)
+        }
         if let value = try int("lockout_max_seconds", in: 1...604_800) {
             config.bruteForce.email.maxLock = TimeInterval(value)
         }
@@ -256,7 +262,9 @@ private struct Reader {
         if let value = try int("ip_block_window_seconds", in: 1...86400) {
             config.bruteForce.ip.window = TimeInterval(value)
         }
-        if let value = try int("ip_block_seconds", in: 1...2_592_000) { config.bruteForce.ip.baseBlock = TimeInterval(value) }
+        if let value = try int("ip_block_seconds", in: 1...2_592_000) {
+            config.bruteForce.ip.baseBlock = TimeInterval(value)
+        }
         if let value = try int("ip_block_max_seconds", in: 1...2_592_000) {
             config.bruteForce.ip.maxBlock = TimeInterval(value)
         }

@@ -5,7 +5,9 @@ public protocol NotificationStore: Sendable {
     func notifications(userID: String, after cursor: Int64, limit: Int) async throws -> [NotificationRecord]
 
     /// Lists the user's notifications newest first, with a cursor below `before` when given, and the unread count.
-    func listNotifications(userID: String, unreadOnly: Bool, before: Int64?, limit: Int) async throws
+    func listNotifications(
+        userID: String, unreadOnly: Bool, before: Int64?, limit: Int
+    ) async throws
         -> NotificationPage
 
     /// Counts the user's unread notifications.

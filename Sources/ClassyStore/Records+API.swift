@@ -95,7 +95,8 @@ extension LoginAttemptRecord {
             $0.email = email
             $0.ipAddress = ipAddress
             $0.success = success
-            $0.failureReason = failureReason.flatMap(Classy_Monitoring_V1_FailureReason.init(storeValue:)) ?? .unspecified
+            $0.failureReason =
+                failureReason.flatMap(Classy_Monitoring_V1_FailureReason.init(storeValue:)) ?? .unspecified
             $0.userID = userID ?? ""
             $0.sessionID = sessionID ?? ""
             $0.userAgent = userAgent

@@ -3,7 +3,9 @@ import Foundation
 /// Service accounts (client-credential machine callers).
 public protocol ServiceAccountStore: Sendable {
     /// Creates a service account; ``StoreError/Code/conflict`` if the client id or id is in use.
-    func createServiceAccount(_ account: ServiceAccountRecord, effects: StoreEffects) async throws
+    func createServiceAccount(
+        _ account: ServiceAccountRecord, effects: StoreEffects
+    ) async throws
         -> ServiceAccountRecord
 
     /// Returns the account with `id`, deleted ones included (so their tokens can be refused).

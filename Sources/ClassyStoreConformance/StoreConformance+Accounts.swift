@@ -9,17 +9,20 @@ extension StoreConformance {
         try await withStore(makeStore) { store async throws in
             let dayAgo = at(-86_400)
             #expect(try await store.idempotencyRecord(callerKey: "user-1", key: "k1", notBefore: dayAgo) == nil)
-            let first = IdempotencyRecord(callerKey: "user-1", key: "k1", method: "/classy.users.v1.UsersService/CreateUser",
-                                          responseBytes: Data([1, 2, 3]), createTime: t0)
+            let first = IdempotencyRecord(
+                callerKey: "user-1", key: "k1", method: "/classy.users.v1.UsersService/CreateUser",
+                responseBytes: Data([1, 2, 3]), createTime: t0)
             #expect(try await store.saveIdempotencyRecord(first, notBefore: dayAgo) == first)
             var second = first
             second.responseBytes = Data([9])
             second.createTime = at(5)
-            #expect(try await store.saveIdempotencyRecord(second, notBefore: dayAgo) == first, "the first response wins")
+            #expect(
+                try await store.saveIdempotencyRecord(second, notBefore: dayAgo) == first, "the first response wins")
             #expect(try await store.idempotencyRecord(callerKey: "user-1", key: "k1", notBefore: dayAgo) == first)
 
-            let otherCaller = IdempotencyRecord(callerKey: "user-2", key: "k1", method: first.method,
-                                                responseBytes: Data([7]), createTime: at(1))
+            let otherCaller = IdempotencyRecord(
+                callerKey: "user-2", key: "k1", method: first.method,
+                responseBytes: Data([7]), createTime: at(1))
             #expect(try await store.saveIdempotencyRecord(otherCaller, notBefore: dayAgo) == otherCaller)
 
             // After 24 hours the key counts as absent and may be reused.
@@ -43,15 +46,17 @@ extension StoreConformance {
         try await withStore(makeStore) { store async throws in
             let results = await concurrently(60) { index in
                 try await store.saveIdempotencyRecord(
-                    IdempotencyRecord(callerKey: "caller", key: "same", method: "m",
-                                      responseBytes: Data("response-\(index)".utf8), createTime: t0),
+                    IdempotencyRecord(
+                        callerKey: "caller", key: "same", method: "m",
+                        responseBytes: Data("response-\(index)".utf8), createTime: t0),
                     notBefore: at(-86_400))
             }
             let stored = results.compactMap { try? $0.get() }
             #expect(stored.count == 60)
             #expect(Set(stored).count == 1)
-            #expect(try await store.idempotencyRecord(callerKey: "caller", key: "same", notBefore: at(-86_400))
-                == stored.first)
+            #expect(
+                try await store.idempotencyRecord(callerKey: "caller", key: "same", notBefore: at(-86_400))
+                    == stored.first)
         }
     }
 
@@ -62,9 +67,10 @@ extension StoreConformance {
             for index in 0..<5 {
                 accounts.append(
                     try await store.createServiceAccount(
-                        ServiceAccountRecord(clientID: "client-\(index)", name: "svc \(index)",
-                                             description: "service \(index)", secretHash: "secret-\(index)",
-                                             createTime: at(Double(index))),
+                        ServiceAccountRecord(
+                            clientID: "client-\(index)", name: "svc \(index)",
+                            description: "service \(index)", secretHash: "secret-\(index)",
+                            createTime: at(Double(index))),
                         effects: auditEffects("service_account.create", time: at(Double(index)))))
             }
             #expect(try await store.listAuditLogs(AuditQuery(action: "service_account.create", limit: 10)).count == 5)
@@ -86,14 +92,17 @@ extension StoreConformance {
             #expect(page2 == [accounts[2], accounts[1], accounts[0]])
 
             let deleted = try #require(
-                try await store.deleteServiceAccount(id: first.id, now: at(100),
-                                                     effects: auditEffects("service_account.delete")))
+                try await store.deleteServiceAccount(
+                    id: first.id, now: at(100),
+                    effects: auditEffects("service_account.delete")))
             #expect(deleted.deleted && deleted.deleteTime == at(100))
             #expect(try await store.serviceAccount(id: first.id) == deleted)
             #expect(try await store.serviceAccount(clientID: "client-0") == nil)
             #expect(try await store.listServiceAccounts(after: nil, limit: 10).map(\.id).contains(first.id) == false)
-            #expect(try await store.deleteServiceAccount(id: first.id, now: at(101),
-                                                         effects: auditEffects("service_account.delete")) == nil)
+            #expect(
+                try await store.deleteServiceAccount(
+                    id: first.id, now: at(101),
+                    effects: auditEffects("service_account.delete")) == nil)
             #expect(try await store.deleteServiceAccount(id: "missing", now: at(101), effects: .none) == nil)
             #expect(try await store.listAuditLogs(AuditQuery(action: "service_account.delete")).count == 1)
         }
@@ -103,18 +112,22 @@ extension StoreConformance {
     public static func signingKeys(_ makeStore: @escaping StoreFactory) async throws {
         try await withStore(makeStore) { store async throws in
             #expect(try await store.signingKeys().isEmpty)
-            let k1 = SigningKeyRecord(id: "kid-1", privateKey: Data(repeating: 1, count: 32),
-                                      publicKey: Data(repeating: 2, count: 32), createTime: t0)
-            let k2 = SigningKeyRecord(id: "kid-2", privateKey: Data(repeating: 3, count: 32),
-                                      publicKey: Data(repeating: 4, count: 32), createTime: at(10))
+            let k1 = SigningKeyRecord(
+                id: "kid-1", privateKey: Data(repeating: 1, count: 32),
+                publicKey: Data(repeating: 2, count: 32), createTime: t0)
+            let k2 = SigningKeyRecord(
+                id: "kid-2", privateKey: Data(repeating: 3, count: 32),
+                publicKey: Data(repeating: 4, count: 32), createTime: at(10))
             try await store.insertSigningKey(k2)
             try await store.insertSigningKey(k1)
             await expectStoreError(.conflict) { try await store.insertSigningKey(k1) }
             #expect(try await store.signingKeys() == [k1, k2])
             #expect(try await store.signingKeys().first?.algorithm == "EdDSA")
 
-            let retired = try #require(try await store.retireSigningKey(id: "kid-1", retireTime: at(20),
-                                                                       expireTime: at(100)))
+            let retired = try #require(
+                try await store.retireSigningKey(
+                    id: "kid-1", retireTime: at(20),
+                    expireTime: at(100)))
             #expect(retired.retireTime == at(20) && retired.expireTime == at(100))
             #expect(!retired.canSign(at: at(20)) && retired.canSign(at: at(19)))
             #expect(try await store.publishedSigningKeys(now: at(50)) == [retired, k2])

@@ -18,8 +18,10 @@ extension StoreConformance {
             let spelled = try await store.recordLoginFailure(
                 email: " bob@example.COM", ipKey: nil, window: window, now: at(4), attempt: nil, effects: .none)
             #expect(spelled == LoginFailureCounts(email: 4, ip: 0))
-            #expect(try await store.loginFailureCounts(email: "bob@example.com", ipKey: "198.51.100.1", window: window,
-                                                       now: at(5)) == LoginFailureCounts(email: 4, ip: 3))
+            #expect(
+                try await store.loginFailureCounts(
+                    email: "bob@example.com", ipKey: "198.51.100.1", window: window,
+                    now: at(5)) == LoginFailureCounts(email: 4, ip: 3))
 
             // The window slides: at t+902.5 only the failures after t+2.5 remain.
             let slid = try await store.recordLoginFailure(
@@ -28,8 +30,9 @@ extension StoreConformance {
             #expect(slid == LoginFailureCounts(email: 3, ip: 2))
 
             try await store.resetFailures(email: "BOB@example.com")
-            let reset = try await store.loginFailureCounts(email: "bob@example.com", ipKey: "198.51.100.1",
-                                                           window: window, now: at(902.75))
+            let reset = try await store.loginFailureCounts(
+                email: "bob@example.com", ipKey: "198.51.100.1",
+                window: window, now: at(902.75))
             #expect(reset == LoginFailureCounts(email: 0, ip: 2))
 
             // Keys are independent.
@@ -38,8 +41,9 @@ extension StoreConformance {
             #expect(otherIP == LoginFailureCounts(email: 0, ip: 1))
 
             // The attempt and effects are stored with the count.
-            let attempt = LoginAttemptRecord(email: "bob@example.com", ipAddress: "198.51.100.1", success: false,
-                                             failureReason: "INVALID_CREDENTIALS", time: at(904))
+            let attempt = LoginAttemptRecord(
+                email: "bob@example.com", ipAddress: "198.51.100.1", success: false,
+                failureReason: "INVALID_CREDENTIALS", time: at(904))
             var effects = StoreEffects()
             effects.event(event(.loginAttempt, attempt.id, time: at(904)))
             _ = try await store.recordLoginFailure(
@@ -62,8 +66,9 @@ extension StoreConformance {
             #expect(counts.count == 100)
             #expect(counts.map(\.email).sorted() == Array(1...100))
             #expect(counts.map(\.ip).sorted() == (Array(1...50) + Array(1...50)).sorted())
-            let total = try await store.loginFailureCounts(email: "victim@example.com", ipKey: nil, window: 900,
-                                                           now: at(1))
+            let total = try await store.loginFailureCounts(
+                email: "victim@example.com", ipKey: nil, window: 900,
+                now: at(1))
             #expect(total.email == 100)
         }
     }
@@ -72,28 +77,35 @@ extension StoreConformance {
     public static func successfulLogin(_ makeStore: @escaping StoreFactory) async throws {
         try await withStore(makeStore) { store async throws in
             let user = try await makeUser(store, email: "login@example.com")
-            _ = try await store.recordLoginFailure(email: "login@example.com", ipKey: "192.0.2.1", window: 900,
-                                                   now: at(1), attempt: nil, effects: .none)
+            _ = try await store.recordLoginFailure(
+                email: "login@example.com", ipKey: "192.0.2.1", window: 900,
+                now: at(1), attempt: nil, effects: .none)
             let session = makeSession(userID: user.id, refreshHash: "login-r0", createTime: at(2))
-            let attempt = LoginAttemptRecord(email: "LOGIN@example.com", ipAddress: "192.0.2.1", success: true,
-                                             userID: user.id, sessionID: session.id, time: at(2))
+            let attempt = LoginAttemptRecord(
+                email: "LOGIN@example.com", ipAddress: "192.0.2.1", success: true,
+                userID: user.id, sessionID: session.id, time: at(2))
             var effects = StoreEffects()
             effects.event(event(.loginAttempt, "ok", time: at(2)))
-            effects.notify(NewNotification(userID: user.id, kind: "NEW_SIGN_IN", title: "New sign-in",
-                                           body: "linux", createTime: at(2)))
+            effects.notify(
+                NewNotification(
+                    userID: user.id, kind: "NEW_SIGN_IN", title: "New sign-in",
+                    body: "linux", createTime: at(2)))
             let updated = try await store.recordSuccessfulLogin(
                 session: session, attempt: attempt, ipSuccessKey: "192.0.2.1#successes", window: 900, effects: effects)
             #expect(updated.lastLoginTime == at(2) && updated.etag == user.etag)
             #expect(try await store.session(id: session.id) == session)
-            let counts = try await store.loginFailureCounts(email: "login@example.com", ipKey: "192.0.2.1",
-                                                            window: 900, now: at(3))
+            let counts = try await store.loginFailureCounts(
+                email: "login@example.com", ipKey: "192.0.2.1",
+                window: 900, now: at(3))
             #expect(counts == LoginFailureCounts(email: 0, ip: 1))
-            let successes = try await store.loginFailureCounts(email: nil, ipKey: "192.0.2.1#successes", window: 900,
-                                                               now: at(3))
+            let successes = try await store.loginFailureCounts(
+                email: nil, ipKey: "192.0.2.1#successes", window: 900,
+                now: at(3))
             #expect(successes.ip == 1)
             // Counted at the attempt's time, within the window.
-            let later = try await store.loginFailureCounts(email: nil, ipKey: "192.0.2.1#successes", window: 900,
-                                                           now: at(903))
+            let later = try await store.loginFailureCounts(
+                email: nil, ipKey: "192.0.2.1#successes", window: 900,
+                now: at(903))
             #expect(later.ip == 0)
             let stored = try await store.listLoginAttempts(LoginAttemptQuery(success: true))
             #expect(stored.map(\.id) == [attempt.id])
@@ -102,16 +114,18 @@ extension StoreConformance {
 
             // Nothing is written when the session cannot be stored.
             let bad = makeSession(userID: "missing", refreshHash: "bad")
-            let badAttempt = LoginAttemptRecord(email: "x@example.com", ipAddress: "192.0.2.1", success: true,
-                                                time: at(4))
+            let badAttempt = LoginAttemptRecord(
+                email: "x@example.com", ipAddress: "192.0.2.1", success: true,
+                time: at(4))
             await expectStoreError(.notFound) {
                 try await store.recordSuccessfulLogin(
                     session: bad, attempt: badAttempt, ipSuccessKey: "192.0.2.1#successes", window: 900,
                     effects: auditEffects("x"))
             }
             #expect(try await store.listLoginAttempts(LoginAttemptQuery()).count == 1)
-            let unchanged = try await store.loginFailureCounts(email: nil, ipKey: "192.0.2.1#successes", window: 900,
-                                                               now: at(5))
+            let unchanged = try await store.loginFailureCounts(
+                email: nil, ipKey: "192.0.2.1#successes", window: 900,
+                now: at(5))
             #expect(unchanged.ip == 1)
             #expect(try await store.listAuditLogs(AuditQuery()).isEmpty)
         }
@@ -123,36 +137,50 @@ extension StoreConformance {
             #expect(try await store.accountLock(email: "lock@example.com") == nil)
             var effects = StoreEffects()
             effects.event(event(.accountLocked, "lock@example.com", time: at(0)))
-            let first = try await store.lockAccount(email: "Lock@Example.com", until: at(60), now: at(0),
-                                                    escalationResetBefore: nil, effects: effects)
-            #expect(first == AccountLockRecord(email: "lock@example.com", lockedUntil: at(60), lockCount: 1,
-                                               lastLockTime: at(0)))
+            let first = try await store.lockAccount(
+                email: "Lock@Example.com", until: at(60), now: at(0),
+                escalationResetBefore: nil, effects: effects)
+            #expect(
+                first
+                    == AccountLockRecord(
+                        email: "lock@example.com", lockedUntil: at(60), lockCount: 1,
+                        lastLockTime: at(0)))
             #expect(first.isLocked(at: at(59)) && !first.isLocked(at: at(60)))
             #expect(try await store.accountLock(email: "lock@example.com") == first)
             #expect(try await store.events(after: 0, types: [.accountLocked], limit: 10).count == 1)
 
-            let second = try await store.lockAccount(email: "lock@example.com", until: at(220), now: at(100),
-                                                     escalationResetBefore: at(-3600), effects: .none)
+            let second = try await store.lockAccount(
+                email: "lock@example.com", until: at(220), now: at(100),
+                escalationResetBefore: at(-3600), effects: .none)
             #expect(second.lockCount == 2 && second.lockedUntil == at(220) && second.lastLockTime == at(100))
-            let restarted = try await store.lockAccount(email: "lock@example.com", until: at(5060), now: at(5000),
-                                                        escalationResetBefore: at(1400), effects: .none)
+            let restarted = try await store.lockAccount(
+                email: "lock@example.com", until: at(5060), now: at(5000),
+                escalationResetBefore: at(1400), effects: .none)
             #expect(restarted.lockCount == 1)
 
-            _ = try await store.recordLoginFailure(email: "lock@example.com", ipKey: nil, window: 900, now: at(5001),
-                                                   attempt: nil, effects: .none)
+            _ = try await store.recordLoginFailure(
+                email: "lock@example.com", ipKey: nil, window: 900, now: at(5001),
+                attempt: nil, effects: .none)
             let unlocked = try #require(
-                try await store.unlockAccount(email: "LOCK@example.com", now: at(5002), effects: auditEffects("unlock")))
+                try await store.unlockAccount(email: "LOCK@example.com", now: at(5002), effects: auditEffects("unlock"))
+            )
             #expect(unlocked.lockedUntil == nil && unlocked.unlockTime == at(5002) && unlocked.lockCount == 1)
             #expect(!unlocked.isLocked(at: at(5003)))
             #expect(try await store.accountLock(email: "lock@example.com") == unlocked)
-            #expect(try await store.loginFailureCounts(email: "lock@example.com", ipKey: nil, window: 900,
-                                                       now: at(5003)).email == 0)
-            #expect(try await store.unlockAccount(email: "never@example.com", now: at(5003),
-                                                  effects: auditEffects("unlock")) == nil)
+            #expect(
+                try await store.loginFailureCounts(
+                    email: "lock@example.com", ipKey: nil, window: 900,
+                    now: at(5003)
+                ).email == 0)
+            #expect(
+                try await store.unlockAccount(
+                    email: "never@example.com", now: at(5003),
+                    effects: auditEffects("unlock")) == nil)
             #expect(try await store.listAuditLogs(AuditQuery(action: "unlock")).count == 1)
 
-            let relocked = try await store.lockAccount(email: "lock@example.com", until: at(6000), now: at(5500),
-                                                       escalationResetBefore: nil, effects: .none)
+            let relocked = try await store.lockAccount(
+                email: "lock@example.com", until: at(6000), now: at(5500),
+                escalationResetBefore: nil, effects: .none)
             #expect(relocked.lockCount == 2 && relocked.unlockTime == nil)
         }
     }
@@ -162,8 +190,9 @@ extension StoreConformance {
         try await withStore(makeStore) { store async throws in
             let ip = "198.51.100.9"
             #expect(try await store.activeBlock(ipAddress: ip, now: t0) == nil)
-            let block = BlockedIPRecord(ipAddress: ip, reason: "too many failures", attempts: 20,
-                                        blockedUntil: at(900), permanent: false, createTime: t0)
+            let block = BlockedIPRecord(
+                ipAddress: ip, reason: "too many failures", attempts: 20,
+                blockedUntil: at(900), permanent: false, createTime: t0)
             var effects = StoreEffects()
             effects.event(event(.ipBlocked, ip))
             let stored = try await store.blockIP(block, effects: effects)
@@ -174,8 +203,9 @@ extension StoreConformance {
 
             // An active block is updated in place.
             let extended = try await store.blockIP(
-                BlockedIPRecord(ipAddress: ip, reason: "manual", blockedUntil: at(1800), permanent: false,
-                                createTime: at(10), createdBy: "admin-1"),
+                BlockedIPRecord(
+                    ipAddress: ip, reason: "manual", blockedUntil: at(1800), permanent: false,
+                    createTime: at(10), createdBy: "admin-1"),
                 effects: .none)
             #expect(extended.id == block.id && extended.createTime == t0)
             #expect(extended.reason == "manual" && extended.blockedUntil == at(1800) && extended.createdBy == "admin-1")
@@ -186,27 +216,32 @@ extension StoreConformance {
             #expect(lifted.id == block.id && lifted.unblockedTime == at(20) && lifted.unblockReason == "false positive")
             #expect(!lifted.isActive(at: at(21)))
             #expect(try await store.activeBlock(ipAddress: ip, now: at(21)) == nil)
-            #expect(try await store.unblockIP(ipAddress: ip, reason: "again", now: at(22),
-                                              effects: auditEffects("ip.unblock")) == nil)
+            #expect(
+                try await store.unblockIP(
+                    ipAddress: ip, reason: "again", now: at(22),
+                    effects: auditEffects("ip.unblock")) == nil)
             #expect(try await store.listAuditLogs(AuditQuery(action: "ip.unblock")).isEmpty)
 
             let again = try await store.blockIP(
-                BlockedIPRecord(ipAddress: ip, reason: "again", attempts: 20, blockedUntil: at(1000), permanent: false,
-                                createTime: at(30)),
+                BlockedIPRecord(
+                    ipAddress: ip, reason: "again", attempts: 20, blockedUntil: at(1000), permanent: false,
+                    createTime: at(30)),
                 effects: .none)
             #expect(again.id != block.id)
             #expect(try await store.blockCount(ipAddress: ip, since: at(-1)) == 2)
             #expect(try await store.blockCount(ipAddress: ip, since: at(25)) == 1)
 
             let cidr = try await store.blockIP(
-                BlockedIPRecord(ipAddress: "10.0.0.0/8", reason: "abuse", blockedUntil: at(5), permanent: true,
-                                createTime: at(40), createdBy: "admin-1"),
+                BlockedIPRecord(
+                    ipAddress: "10.0.0.0/8", reason: "abuse", blockedUntil: at(5), permanent: true,
+                    createTime: at(40), createdBy: "admin-1"),
                 effects: .none)
             #expect(cidr.permanent && cidr.blockedUntil == nil)
             #expect(try await store.activeBlock(ipAddress: "10.0.0.0/8", now: at(1e9)) == cidr)
             let shortBlock = try await store.blockIP(
-                BlockedIPRecord(ipAddress: "192.0.2.50", reason: "short", blockedUntil: at(60), permanent: false,
-                                createTime: at(50)),
+                BlockedIPRecord(
+                    ipAddress: "192.0.2.50", reason: "short", blockedUntil: at(60), permanent: false,
+                    createTime: at(50)),
                 effects: .none)
 
             let activeAt100 = try await store.activeBlocks(now: at(100))
@@ -216,8 +251,9 @@ extension StoreConformance {
             let everything = try await store.listBlockedIPs(BlockedIPQuery(includeExpired: true, now: at(100)))
             #expect(everything.map(\.id) == [shortBlock.id, cidr.id, again.id, block.id])
             let page2 = try await store.listBlockedIPs(
-                BlockedIPQuery(includeExpired: true, now: at(100), after: TimeCursor(time: cidr.createTime, id: cidr.id),
-                               limit: 1))
+                BlockedIPQuery(
+                    includeExpired: true, now: at(100), after: TimeCursor(time: cidr.createTime, id: cidr.id),
+                    limit: 1))
             #expect(page2.map(\.id) == [again.id])
         }
     }
@@ -239,14 +275,18 @@ extension StoreConformance {
             }
             let newestFirst = Array(attempts.reversed())
             #expect(try await store.listLoginAttempts(LoginAttemptQuery(limit: 100)) == newestFirst)
-            #expect(try await store.listLoginAttempts(LoginAttemptQuery(email: "EVEN@example.com", limit: 100))
-                == newestFirst.filter { $0.email == "even@example.com" })
-            #expect(try await store.listLoginAttempts(LoginAttemptQuery(ipAddress: "192.0.2.2", limit: 100))
-                == newestFirst.filter { $0.ipAddress == "192.0.2.2" })
-            #expect(try await store.listLoginAttempts(LoginAttemptQuery(success: false, limit: 100))
-                == newestFirst.filter { !$0.success })
-            #expect(try await store.listLoginAttempts(LoginAttemptQuery(startTime: at(3), endTime: at(6), limit: 100))
-                == newestFirst.filter { $0.time >= at(3) && $0.time < at(6) })
+            #expect(
+                try await store.listLoginAttempts(LoginAttemptQuery(email: "EVEN@example.com", limit: 100))
+                    == newestFirst.filter { $0.email == "even@example.com" })
+            #expect(
+                try await store.listLoginAttempts(LoginAttemptQuery(ipAddress: "192.0.2.2", limit: 100))
+                    == newestFirst.filter { $0.ipAddress == "192.0.2.2" })
+            #expect(
+                try await store.listLoginAttempts(LoginAttemptQuery(success: false, limit: 100))
+                    == newestFirst.filter { !$0.success })
+            #expect(
+                try await store.listLoginAttempts(LoginAttemptQuery(startTime: at(3), endTime: at(6), limit: 100))
+                    == newestFirst.filter { $0.time >= at(3) && $0.time < at(6) })
 
             var paged: [LoginAttemptRecord] = []
             var cursor: TimeCursor?
@@ -269,8 +309,9 @@ extension StoreConformance {
             let since = at(0)
             let now = at(300)
             func attempt(_ ip: String, _ success: Bool, _ seconds: Double) -> LoginAttemptRecord {
-                LoginAttemptRecord(email: "m@example.com", ipAddress: ip, success: success,
-                                   failureReason: success ? nil : "INVALID_CREDENTIALS", time: at(seconds))
+                LoginAttemptRecord(
+                    email: "m@example.com", ipAddress: ip, success: success,
+                    failureReason: success ? nil : "INVALID_CREDENTIALS", time: at(seconds))
             }
             let records = [
                 attempt("192.0.2.1", false, -10),  // before the window
@@ -284,16 +325,23 @@ extension StoreConformance {
 
             let user = try await makeUser(store, email: "metrics@example.com")
             _ = try await store.createSession(makeSession(userID: user.id, refreshHash: "m1"), effects: .none)
-            _ = try await store.createSession(makeSession(userID: user.id, refreshHash: "m2", expireTime: at(100)),
-                                              effects: .none)
-            _ = try await store.blockIP(BlockedIPRecord(ipAddress: "192.0.2.1", reason: "x", blockedUntil: at(1000),
-                                                        permanent: false, createTime: at(1)), effects: .none)
-            _ = try await store.blockIP(BlockedIPRecord(ipAddress: "192.0.2.2", reason: "x", blockedUntil: at(200),
-                                                        permanent: false, createTime: at(1)), effects: .none)
-            _ = try await store.lockAccount(email: "a@example.com", until: at(400), now: at(1),
-                                            escalationResetBefore: nil, effects: .none)
-            _ = try await store.lockAccount(email: "b@example.com", until: at(100), now: at(1),
-                                            escalationResetBefore: nil, effects: .none)
+            _ = try await store.createSession(
+                makeSession(userID: user.id, refreshHash: "m2", expireTime: at(100)),
+                effects: .none)
+            _ = try await store.blockIP(
+                BlockedIPRecord(
+                    ipAddress: "192.0.2.1", reason: "x", blockedUntil: at(1000),
+                    permanent: false, createTime: at(1)), effects: .none)
+            _ = try await store.blockIP(
+                BlockedIPRecord(
+                    ipAddress: "192.0.2.2", reason: "x", blockedUntil: at(200),
+                    permanent: false, createTime: at(1)), effects: .none)
+            _ = try await store.lockAccount(
+                email: "a@example.com", until: at(400), now: at(1),
+                escalationResetBefore: nil, effects: .none)
+            _ = try await store.lockAccount(
+                email: "b@example.com", until: at(100), now: at(1),
+                escalationResetBefore: nil, effects: .none)
 
             let metrics = try await store.securityMetrics(since: since, now: now, topFailingIPLimit: 2)
             #expect(metrics.loginAttempts == 8)
@@ -303,9 +351,10 @@ extension StoreConformance {
             #expect(metrics.activeBlockedIPs == 1)
             #expect(metrics.lockedAccounts == 1)
             #expect(metrics.activeSessions == 1)
-            #expect(metrics.topFailingIPs == [
-                .init(ipAddress: "192.0.2.1", count: 3), .init(ipAddress: "192.0.2.2", count: 2),
-            ])
+            #expect(
+                metrics.topFailingIPs == [
+                    .init(ipAddress: "192.0.2.1", count: 3), .init(ipAddress: "192.0.2.2", count: 2),
+                ])
             #expect(metrics.failuresPerMinute == [2, 2, 0, 1, 1])
 
             let empty = try await store.securityMetrics(since: at(10_000), now: at(10_090), topFailingIPLimit: 5)

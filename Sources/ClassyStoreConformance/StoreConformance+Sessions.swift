@@ -68,23 +68,27 @@ extension StoreConformance {
 
             // One, then again (nothing left: no effects written).
             #expect(
-                try await store.revokeSession(id: s3.id, reason: "logout", now: at(21),
-                                              effects: auditEffects("session.revoke_others", time: at(21))))
+                try await store.revokeSession(
+                    id: s3.id, reason: "logout", now: at(21),
+                    effects: auditEffects("session.revoke_others", time: at(21))))
             #expect(
-                try await store.revokeSession(id: s3.id, reason: "logout", now: at(22),
-                                              effects: auditEffects("session.revoke_others", time: at(22))) == false)
+                try await store.revokeSession(
+                    id: s3.id, reason: "logout", now: at(22),
+                    effects: auditEffects("session.revoke_others", time: at(22))) == false)
             #expect(try await store.session(id: s3.id)?.revokedTime == at(21))
             #expect(try await store.listAuditLogs(AuditQuery(action: "session.revoke_others")).count == 2)
-            #expect(try await store.revokeSessions(.session(id: "missing"), reason: "x", now: now, effects: .none)
-                .isEmpty)
+            #expect(
+                try await store.revokeSessions(.session(id: "missing"), reason: "x", now: now, effects: .none)
+                    .isEmpty)
 
             // All of a user.
             let n1 = try await store.createSession(
                 makeSession(userID: user.id, refreshHash: "n1", createTime: at(30)), effects: .none)
             let n2 = try await store.createSession(
                 makeSession(userID: user.id, refreshHash: "n2", createTime: at(31)), effects: .none)
-            let all = try await store.revokeSessions(.allOfUser(userID: user.id), reason: "logout_all", now: at(32),
-                                                     effects: .none)
+            let all = try await store.revokeSessions(
+                .allOfUser(userID: user.id), reason: "logout_all", now: at(32),
+                effects: .none)
             #expect(all.sorted() == [n1.id, n2.id].sorted())
             #expect(try await store.countActiveSessions(userID: user.id, now: at(32)) == 0)
             #expect(try await store.countActiveSessions(userID: other.id, now: at(32)) == 1)
@@ -164,8 +168,9 @@ extension StoreConformance {
             let pair1 = Data("pair-1".utf8)
 
             let first = try await store.rotateRefreshToken(
-                RefreshRotation(sessionID: session.id, presentedHash: "r0", newHash: "r1", graceUntil: at(11),
-                                newExpireTime: at(1000), accessTokenID: "jti-1", issuedPayload: pair1, now: at(1)))
+                RefreshRotation(
+                    sessionID: session.id, presentedHash: "r0", newHash: "r1", graceUntil: at(11),
+                    newExpireTime: at(1000), accessTokenID: "jti-1", issuedPayload: pair1, now: at(1)))
             guard case .rotated(let rotated) = first else {
                 Issue.record("expected .rotated, got \(first)")
                 return
@@ -180,14 +185,16 @@ extension StoreConformance {
 
             // The previous token within grace gets the same pair back, and changes nothing.
             let replay = try await store.rotateRefreshToken(
-                RefreshRotation(sessionID: session.id, presentedHash: "r0", newHash: "other", graceUntil: at(20),
-                                now: at(5)))
+                RefreshRotation(
+                    sessionID: session.id, presentedHash: "r0", newHash: "other", graceUntil: at(20),
+                    now: at(5)))
             #expect(replay == .withinGrace(rotated))
             #expect(try await store.session(refreshHash: "other") == nil)
 
             let second = try await store.rotateRefreshToken(
-                RefreshRotation(sessionID: session.id, presentedHash: "r1", newHash: "r2", graceUntil: at(30),
-                                now: at(20)))
+                RefreshRotation(
+                    sessionID: session.id, presentedHash: "r1", newHash: "r2", graceUntil: at(30),
+                    now: at(20)))
             guard case .rotated(let rotated2) = second else {
                 Issue.record("expected .rotated, got \(second)")
                 return
@@ -197,19 +204,22 @@ extension StoreConformance {
 
             // A token older than the previous one is reuse, even within the current grace window.
             let older = try await store.rotateRefreshToken(
-                RefreshRotation(sessionID: session.id, presentedHash: "r0", newHash: "x", graceUntil: at(40),
-                                now: at(21)))
+                RefreshRotation(
+                    sessionID: session.id, presentedHash: "r0", newHash: "x", graceUntil: at(40),
+                    now: at(21)))
             #expect(older == .reused(rotated2))
             #expect(try await store.session(refreshHash: "r0")?.id == session.id)
 
             // Unknown tokens and sessions are not found.
             let unknown = try await store.rotateRefreshToken(
-                RefreshRotation(sessionID: session.id, presentedHash: "zz", newHash: "x", graceUntil: at(40),
-                                now: at(21)))
+                RefreshRotation(
+                    sessionID: session.id, presentedHash: "zz", newHash: "x", graceUntil: at(40),
+                    now: at(21)))
             #expect(unknown == .notFound)
             let noSession = try await store.rotateRefreshToken(
-                RefreshRotation(sessionID: "missing", presentedHash: "r2", newHash: "x", graceUntil: at(40),
-                                now: at(21)))
+                RefreshRotation(
+                    sessionID: "missing", presentedHash: "r2", newHash: "x", graceUntil: at(40),
+                    now: at(21)))
             #expect(noSession == .notFound)
 
             // The previous token after grace is reuse; with reuse effects the session is revoked atomically.
@@ -217,8 +227,9 @@ extension StoreConformance {
             reuseEffects.event(event(.refreshTokenReused, session.id, time: at(31)))
             let before = try await store.latestEventSequence()
             let late = try await store.rotateRefreshToken(
-                RefreshRotation(sessionID: session.id, presentedHash: "r1", newHash: "x", graceUntil: at(40),
-                                now: at(31)),
+                RefreshRotation(
+                    sessionID: session.id, presentedHash: "r1", newHash: "x", graceUntil: at(40),
+                    now: at(31)),
                 effects: .none,
                 reuseEffects: reuseEffects)
             guard case .reused(let reused) = late else {
@@ -232,16 +243,18 @@ extension StoreConformance {
 
             // Any token of a revoked session is refused.
             let afterRevoke = try await store.rotateRefreshToken(
-                RefreshRotation(sessionID: session.id, presentedHash: "r2", newHash: "r3", graceUntil: at(50),
-                                now: at(32)))
+                RefreshRotation(
+                    sessionID: session.id, presentedHash: "r2", newHash: "r3", graceUntil: at(50),
+                    now: at(32)))
             #expect(afterRevoke == .revokedOrExpired(reused))
 
             // An expired session is refused.
             let expiring = try await store.createSession(
                 makeSession(userID: user.id, refreshHash: "e0", expireTime: at(10)), effects: .none)
             let expired = try await store.rotateRefreshToken(
-                RefreshRotation(sessionID: expiring.id, presentedHash: "e0", newHash: "e1", graceUntil: at(30),
-                                now: at(20)))
+                RefreshRotation(
+                    sessionID: expiring.id, presentedHash: "e0", newHash: "e1", graceUntil: at(30),
+                    now: at(20)))
             #expect(expired == .revokedOrExpired(expiring))
 
             // Effects ride only with a successful rotation.
@@ -264,8 +277,9 @@ extension StoreConformance {
             let session = try await store.createSession(makeSession(userID: user.id, refreshHash: "c0"), effects: .none)
             let results = await concurrently(60) { index in
                 try await store.rotateRefreshToken(
-                    RefreshRotation(sessionID: session.id, presentedHash: "c0", newHash: "c1-\(index)",
-                                    graceUntil: at(10), issuedPayload: Data("pair-\(index)".utf8), now: at(1)))
+                    RefreshRotation(
+                        sessionID: session.id, presentedHash: "c0", newHash: "c1-\(index)",
+                        graceUntil: at(10), issuedPayload: Data("pair-\(index)".utf8), now: at(1)))
             }
             let outcomes = results.compactMap { try? $0.get() }
             #expect(outcomes.count == 60)
@@ -289,8 +303,9 @@ extension StoreConformance {
             let strict = try await store.createSession(makeSession(userID: user.id, refreshHash: "d0"), effects: .none)
             let strictResults = await concurrently(50) { index in
                 try await store.rotateRefreshToken(
-                    RefreshRotation(sessionID: strict.id, presentedHash: "d0", newHash: "d1-\(index)",
-                                    graceUntil: at(1), now: at(1)))
+                    RefreshRotation(
+                        sessionID: strict.id, presentedHash: "d0", newHash: "d1-\(index)",
+                        graceUntil: at(1), now: at(1)))
             }
             var rotatedCount = 0
             var reusedCount = 0

@@ -33,24 +33,27 @@ extension StoreConformance {
             await expectStoreError(.emailTaken) { try await makeUser(store, email: "alice@EXAMPLE.com") }
             await expectStoreError(.conflict) {
                 try await store.createUser(
-                    NewUser(id: alice.id, email: "other@example.com", passwordHash: "h", firstName: "O",
-                            lastName: "O", createTime: t0),
+                    NewUser(
+                        id: alice.id, email: "other@example.com", passwordHash: "h", firstName: "O",
+                        lastName: "O", createTime: t0),
                     effects: .none
                 )
             }
 
             #expect(try await store.primaryAdmin() == nil)
             let admin = try await store.createUser(
-                NewUser(email: "root@example.com", passwordHash: "h", firstName: "Root", lastName: "Admin",
-                        role: .superAdmin, isPrimaryAdmin: true, createTime: at(1)),
+                NewUser(
+                    email: "root@example.com", passwordHash: "h", firstName: "Root", lastName: "Admin",
+                    role: .superAdmin, isPrimaryAdmin: true, createTime: at(1)),
                 effects: .none
             )
             #expect(admin.isPrimaryAdmin && admin.role == .superAdmin)
             #expect(try await store.primaryAdmin() == admin)
             await expectStoreError(.conflict) {
                 try await store.createUser(
-                    NewUser(email: "root2@example.com", passwordHash: "h", firstName: "R", lastName: "A",
-                            role: .superAdmin, isPrimaryAdmin: true, createTime: at(2)),
+                    NewUser(
+                        email: "root2@example.com", passwordHash: "h", firstName: "R", lastName: "A",
+                        role: .superAdmin, isPrimaryAdmin: true, createTime: at(2)),
                     effects: .none
                 )
             }
@@ -66,8 +69,9 @@ extension StoreConformance {
             #expect(renamed.changeSequence > admin.changeSequence)
             #expect(try await store.user(id: alice.id) == renamed)
             await expectStoreError(.etagMismatch) {
-                try await store.updateUser(id: alice.id, ifETag: alice.etag, changes: UserChanges(lastName: "X"),
-                                           now: at(11))
+                try await store.updateUser(
+                    id: alice.id, ifETag: alice.etag, changes: UserChanges(lastName: "X"),
+                    now: at(11))
             }
             let unguarded = try await store.updateUser(
                 id: alice.id, ifETag: nil, changes: UserChanges(passwordHash: "argon2-new", isActive: false),
@@ -75,8 +79,9 @@ extension StoreConformance {
             ).user
             #expect(unguarded.passwordHash == "argon2-new" && !unguarded.isActive && unguarded.firstName == "Al")
             await expectStoreError(.emailTaken) {
-                try await store.updateUser(id: alice.id, ifETag: nil, changes: UserChanges(email: "ROOT@example.com"),
-                                           now: at(13))
+                try await store.updateUser(
+                    id: alice.id, ifETag: nil, changes: UserChanges(email: "ROOT@example.com"),
+                    now: at(13))
             }
             let moved = try await store.updateUser(
                 id: alice.id, ifETag: unguarded.etag, changes: UserChanges(email: " Alice2@Example.com"), now: at(14)
@@ -85,7 +90,8 @@ extension StoreConformance {
             #expect(try await store.user(email: "alice@example.com") == nil)
             #expect(try await store.user(email: "alice2@example.com") == moved)
             await expectStoreError(.notFound) {
-                try await store.updateUser(id: "missing", ifETag: nil, changes: UserChanges(firstName: "X"), now: at(15))
+                try await store.updateUser(
+                    id: "missing", ifETag: nil, changes: UserChanges(firstName: "X"), now: at(15))
             }
 
             // Last login changes the feed position but not the etag.
@@ -168,8 +174,10 @@ extension StoreConformance {
             let b = try await makeUser(store, email: "b@example.com")
             let c = try await makeUser(store, email: "c@example.com")
             #expect(a.changeSequence < b.changeSequence && b.changeSequence < c.changeSequence)
-            let a2 = try await store.updateUser(id: a.id, ifETag: a.etag, changes: UserChanges(lastName: "A2"),
-                                                now: at(1)).user
+            let a2 = try await store.updateUser(
+                id: a.id, ifETag: a.etag, changes: UserChanges(lastName: "A2"),
+                now: at(1)
+            ).user
             let b2 = try await store.deleteUser(id: b.id, ifETag: nil, effects: .none, now: at(2)).user
 
             let all = try await store.userChanges(after: 0, limit: 100)
@@ -207,8 +215,9 @@ extension StoreConformance {
             var created: [UserRecord] = []
             for (index, spec) in specs.enumerated() {
                 created.append(
-                    try await makeUser(store, email: spec.0, firstName: spec.1, lastName: spec.2, role: spec.3,
-                                       isActive: spec.4, createTime: at(Double(index)))
+                    try await makeUser(
+                        store, email: spec.0, firstName: spec.1, lastName: spec.2, role: spec.3,
+                        isActive: spec.4, createTime: at(Double(index)))
                 )
             }
             let ivan = try #require(created.last)

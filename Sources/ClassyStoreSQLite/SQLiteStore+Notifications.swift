@@ -26,7 +26,8 @@ extension SQLiteStore {
         let sql = "SELECT * FROM notifications \(filter.whereClause) ORDER BY cursor DESC LIMIT ?"
         let arguments = filter.statementArguments(max(0, limit))
         return try await readDetached { db in
-            let notifications = try Row.decodeAll(try db.cachedStatement(sql: sql), arguments: arguments, as: NotificationRecord.init(row:))
+            let notifications = try Row.decodeAll(
+                try db.cachedStatement(sql: sql), arguments: arguments, as: NotificationRecord.init(row:))
             let unread = try Self.unreadCount(userID: userID, in: db)
             return NotificationPage(notifications: notifications, unreadCount: unread)
         }

@@ -23,7 +23,9 @@ extension SQLiteStore {
     /// Returns every key, oldest first.
     public func signingKeys() async throws -> [SigningKeyRecord] {
         try await read { db in
-            try Row.decodeAll(try db.cachedStatement(sql: "SELECT * FROM signing_keys ORDER BY create_time, id"), as: SigningKeyRecord.init(row:))
+            try Row.decodeAll(
+                try db.cachedStatement(sql: "SELECT * FROM signing_keys ORDER BY create_time, id"),
+                as: SigningKeyRecord.init(row:))
         }
     }
 
@@ -48,7 +50,8 @@ extension SQLiteStore {
                 arguments: [retireTime.storageValue, expireTime.storageValue, id]
             )
             return try Row.decodeOne(
-                try db.cachedStatement(sql: "SELECT * FROM signing_keys WHERE id = ?"), arguments: [id], as: SigningKeyRecord.init(row:))
+                try db.cachedStatement(sql: "SELECT * FROM signing_keys WHERE id = ?"), arguments: [id],
+                as: SigningKeyRecord.init(row:))
         }
     }
 }

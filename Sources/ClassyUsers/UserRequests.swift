@@ -59,7 +59,8 @@ struct AdministrativeUpdate: Sendable, Equatable {
 
     init(validating request: Classy_Users_V1_UpdateUserRequest) throws(ClassyError) {
         var check = FieldValidator()
-        let paths = check.updateMask(request.updateMask.paths, allowed: ["first_name", "last_name", "role", "is_active"])
+        let paths = check.updateMask(
+            request.updateMask.paths, allowed: ["first_name", "last_name", "role", "is_active"])
         let user = request.user
         userID = check.identifier("user.id", user.id)
         etag = check.etag("user.etag", user.etag)
@@ -73,7 +74,9 @@ struct AdministrativeUpdate: Sendable, Equatable {
 
     /// What the change means to ``UserManagementPolicy``.
     var policyChange: UserManagementPolicy.Change {
-        .init(role: changes.role, isActive: changes.isActive, changesProfile: changes.firstName != nil || changes.lastName != nil)
+        .init(
+            role: changes.role, isActive: changes.isActive,
+            changesProfile: changes.firstName != nil || changes.lastName != nil)
     }
 }
 
@@ -159,7 +162,9 @@ struct UserListing: Sendable, Equatable {
     /// The token of the page that continues after `user`.
     func token(after user: UserRecord) -> String {
         PageToken.encode(
-            Token(filters: filters, createTime: user.createTime.timeIntervalSinceReferenceDate, email: user.email, id: user.id)
+            Token(
+                filters: filters, createTime: user.createTime.timeIntervalSinceReferenceDate, email: user.email,
+                id: user.id)
         )
     }
 }

@@ -32,7 +32,8 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Seconds one store operation may take, then UNAVAILABLE (CLASSY_DATABASE_QUERY_TIMEOUT_SECONDS).")
     var databaseQueryTimeoutSeconds: String?
     @Option(help: "Email of the primary admin created on first start (CLASSY_ADMIN_EMAIL).") var adminEmail: String?
-    @Option(help: "Its password; generated and printed once if absent (CLASSY_ADMIN_PASSWORD).") var adminPassword: String?
+    @Option(help: "Its password; generated and printed once if absent (CLASSY_ADMIN_PASSWORD).") var adminPassword:
+        String?
     @Option(help: "open, admin or closed (CLASSY_REGISTRATION).") var registration: String?
     @Option(help: "Comma-separated CIDRs whose x-forwarded-for is believed (CLASSY_TRUSTED_PROXIES).")
     var trustedProxies: String?
@@ -41,7 +42,8 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "on or off (CLASSY_RATE_LIMIT).") var rateLimit: String?
     @Option(help: "PEM certificate chain (CLASSY_TLS_CERT).") var tlsCert: String?
     @Option(help: "PEM private key (CLASSY_TLS_KEY).") var tlsKey: String?
-    @Option(help: "PEM CA bundle for client certificates, enables mTLS (CLASSY_TLS_CLIENT_CA).") var tlsClientCa: String?
+    @Option(help: "PEM CA bundle for client certificates, enables mTLS (CLASSY_TLS_CLIENT_CA).") var tlsClientCa:
+        String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (CLASSY_LOG_LEVEL).") var logLevel: String?
     @Option(help: "text or json (CLASSY_LOG_FORMAT).") var logFormat: String?
     @Option(help: "Port of the Prometheus endpoint; off if absent (CLASSY_METRICS_PORT).") var metricsPort: String?
@@ -178,7 +180,8 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         try await reportingFatalErrors {
             let configuration = try await options.load()
-            let store = try await StoreFactory.open(configuration.database, pool: configuration.databasePool, logger: Logger(label: "classy.migrate"))
+            let store = try await StoreFactory.open(
+                configuration.database, pool: configuration.databasePool, logger: Logger(label: "classy.migrate"))
             try await store.migrate()
             try await store.close()
             print("migrations applied to \(configuration.database)")
@@ -216,7 +219,8 @@ struct CreateAdmin: AsyncParsableCommand {
                 generated = false
             }
             if let problem = PasswordPolicy().validate(password) { throw Fatal("password \(problem)") }
-            let store = try await StoreFactory.open(configuration.database, pool: configuration.databasePool, logger: Logger(label: "classy.create-admin"))
+            let store = try await StoreFactory.open(
+                configuration.database, pool: configuration.databasePool, logger: Logger(label: "classy.create-admin"))
             defer { Task { try? await store.close() } }
             try await store.migrate()
             let hasher = try await Argon2idPasswordHasher()
@@ -240,7 +244,8 @@ struct CreateAdmin: AsyncParsableCommand {
 struct RotateKeys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate-keys",
-        abstract: "Create a new token signing key and retire the current ones (old public keys stay published until their tokens expire)."
+        abstract:
+            "Create a new token signing key and retire the current ones (old public keys stay published until their tokens expire)."
     )
 
     @OptionGroup var options: ConfigurationOptions
@@ -249,10 +254,12 @@ struct RotateKeys: AsyncParsableCommand {
         try await reportingFatalErrors {
             let configuration = try await options.load()
             let logger = Logger(label: "classy.rotate-keys")
-            let store = try await StoreFactory.open(configuration.database, pool: configuration.databasePool, logger: logger)
+            let store = try await StoreFactory.open(
+                configuration.database, pool: configuration.databasePool, logger: logger)
             try await store.migrate()
             let kid = try await SigningKeyManager(
-                store: store, clock: SystemWallClock(), accessTokenLifetime: TokenService.Configuration().accessTokenLifetime
+                store: store, clock: SystemWallClock(),
+                accessTokenLifetime: TokenService.Configuration().accessTokenLifetime
             ).rotate(logger: logger)
             try await store.close()
             print("new signing key \(kid); running servers pick it up within a minute")

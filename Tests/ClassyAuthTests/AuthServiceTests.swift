@@ -3,8 +3,8 @@ import ClassyAuth
 import ClassyCore
 import ClassyServer
 import ClassyStore
-import Crypto
 import ClassyTesting
+import Crypto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -240,7 +240,8 @@ struct AuthServiceTests {
             let events = try await server.store.events(after: 0, types: [.refreshTokenReused], limit: 10)
             #expect(events.count == 1)
             #expect(events.first?.api.refreshTokenReused.sessionID == first.sessionID)
-            let audits = try await server.store.listAuditLogs(AuditQuery(action: "session.refresh_token_reused", limit: 10))
+            let audits = try await server.store.listAuditLogs(
+                AuditQuery(action: "session.refresh_token_reused", limit: 10))
             #expect(audits.count == 1)
             let notes = try await server.store.listNotifications(
                 userID: registered.user.id, unreadOnly: false, before: nil, limit: 10
@@ -282,7 +283,8 @@ struct AuthServiceTests {
             let publicKey = try #require(keys.keys.first?.publicKey)
             let hsHeader = b64(Data(#"{"alg":"HS256","typ":"at+jwt","kid":"\#(keys.keys[0].keyID)"}"#.utf8))
             let hsInput = hsHeader + "." + parts[1]
-            let hsSignature = b64(Data(HMAC<SHA256>.authenticationCode(for: Data(hsInput.utf8), using: SymmetricKey(data: publicKey))))
+            let hsSignature = b64(
+                Data(HMAC<SHA256>.authenticationCode(for: Data(hsInput.utf8), using: SymmetricKey(data: publicKey))))
             var payload = parts[1]
             payload = String(payload.dropLast()) + (payload.last == "A" ? "B" : "A")
             let tampered = [parts[0], payload, parts[2]].joined(separator: ".")
@@ -511,7 +513,8 @@ struct AuthServiceTests {
             #expect(refresh.active)
             #expect(refresh.tokenType == .refresh)
             for junk in ["", "junk", "a.b.c"] {
-                let result = try await server.auth.introspectToken(.with { $0.token = junk }, metadata: .bearer(serviceToken))
+                let result = try await server.auth.introspectToken(
+                    .with { $0.token = junk }, metadata: .bearer(serviceToken))
                 #expect(result == .init())
             }
             _ = try await server.auth.logout(.init(), metadata: .bearer(user.tokens.accessToken))
@@ -578,7 +581,8 @@ struct AuthServiceTests {
                 .with { $0.id = created.serviceAccount.id }, metadata: .bearer(rootToken)
             )
             _ = await expectRPCError(.unauthenticated, .sessionRevoked) {
-                _ = try await server.auth.introspectToken(.with { $0.token = "x" }, metadata: .bearer(issued.accessToken))
+                _ = try await server.auth.introspectToken(
+                    .with { $0.token = "x" }, metadata: .bearer(issued.accessToken))
             }
             _ = await expectRPCError(.notFound, .notFound) {
                 _ = try await server.auth.deleteServiceAccount(

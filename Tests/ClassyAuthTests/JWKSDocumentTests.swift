@@ -1,5 +1,5 @@
-import ClassyCore
 import ClassyAuth
+import ClassyCore
 import Foundation
 import Testing
 
@@ -16,10 +16,11 @@ struct JWKSDocumentTests {
         let keys = try #require(object["keys"] as? [[String: String]])
         #expect(keys.count == 2)
         for (jwk, material) in zip(keys, [first, second]) {
-            #expect(jwk == [
-                "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
-                "kid": material.keyID, "x": base64URL(material.publicKey),
-            ])
+            #expect(
+                jwk == [
+                    "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                    "kid": material.keyID, "x": base64URL(material.publicKey),
+                ])
             #expect(fromBase64URL(try #require(jwk["x"])) == material.publicKey)
             #expect(try #require(jwk["x"]).count == 43)
         }

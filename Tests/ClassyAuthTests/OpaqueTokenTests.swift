@@ -1,5 +1,5 @@
-import ClassyCore
 import ClassyAuth
+import ClassyCore
 import Foundation
 import Testing
 

@@ -1,5 +1,5 @@
-import ClassyCore
 import ClassyAuth
+import ClassyCore
 import Foundation
 import Synchronization
 import Testing
@@ -159,7 +159,9 @@ struct PasswordHasherTests {
         let phc = try await hasher.hash("production password")
         let verify = try await clock.measure { _ = try await hasher.verify("production password", against: phc) }
         let sorted = samples.sorted()
-        print("argon2id m=19456 t=2 p=1: min \(sorted[0]) median \(sorted[sorted.count / 2]) max \(sorted.last!); verify \(verify)")
+        print(
+            "argon2id m=19456 t=2 p=1: min \(sorted[0]) median \(sorted[sorted.count / 2]) max \(sorted.last!); verify \(verify)"
+        )
         let parallel = try await clock.measure {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<20 { group.addTask { _ = try await hasher.hash("production password") } }

@@ -86,9 +86,11 @@ struct TokenServiceTests {
         let now = clock.now()
         let header = #"{"alg":"EdDSA","kid":"key-1","typ":"at+jwt"}"#
         let sign = try ed25519Signer(key)
-        let future = try makeJWT(header: header, payload: claimsJSON(iat: now, nbf: now.addingTimeInterval(60)), sign: sign)
+        let future = try makeJWT(
+            header: header, payload: claimsJSON(iat: now, nbf: now.addingTimeInterval(60)), sign: sign)
         #expect(tokenError { try service.verify(future) } == .invalid(reason: "not yet valid"))
-        let skewed = try makeJWT(header: header, payload: claimsJSON(iat: now, nbf: now.addingTimeInterval(3)), sign: sign)
+        let skewed = try makeJWT(
+            header: header, payload: claimsJSON(iat: now, nbf: now.addingTimeInterval(3)), sign: sign)
         #expect(try service.verify(skewed).subject == "user-1")
         let futureIssue = try makeJWT(
             header: header, payload: claimsJSON(iat: now.addingTimeInterval(600), nbf: now), sign: sign
@@ -108,7 +110,8 @@ struct TokenServiceTests {
     @Test("alg none is invalid")
     func algNone() throws {
         let payload = claimsJSON(iat: clock.now())
-        let unsigned = makeJWT(header: #"{"alg":"none","kid":"key-1","typ":"at+jwt"}"#, payload: payload) { _ in Data() }
+        let unsigned = makeJWT(header: #"{"alg":"none","kid":"key-1","typ":"at+jwt"}"#, payload: payload) { _ in Data()
+        }
         #expect(isInvalid { try service.verify(unsigned) })
         let noneButSigned = try makeJWT(
             header: #"{"alg":"none","kid":"key-1","typ":"at+jwt"}"#, payload: payload, sign: try ed25519Signer(key)
@@ -170,13 +173,15 @@ struct TokenServiceTests {
     func unknownKeyID() throws {
         let payload = claimsJSON(iat: clock.now())
         let sign = try ed25519Signer(key)
-        let unknown = try makeJWT(header: #"{"alg":"EdDSA","kid":"key-9","typ":"at+jwt"}"#, payload: payload, sign: sign)
+        let unknown = try makeJWT(
+            header: #"{"alg":"EdDSA","kid":"key-9","typ":"at+jwt"}"#, payload: payload, sign: sign)
         #expect(tokenError { try service.verify(unknown) } == .invalid(reason: "unknown key ID"))
         let missing = try makeJWT(header: #"{"alg":"EdDSA","typ":"at+jwt"}"#, payload: payload, sign: sign)
         #expect(tokenError { try service.verify(missing) } == .invalid(reason: "missing key ID"))
         let stranger = TokenService.generateKeyMaterial(keyID: "key-1", now: clock.now())
         let wrongKey = try makeJWT(
-            header: #"{"alg":"EdDSA","kid":"key-1","typ":"at+jwt"}"#, payload: payload, sign: try ed25519Signer(stranger)
+            header: #"{"alg":"EdDSA","kid":"key-1","typ":"at+jwt"}"#, payload: payload,
+            sign: try ed25519Signer(stranger)
         )
         #expect(tokenError { try service.verify(wrongKey) } == .invalid(reason: "bad signature"))
     }
@@ -191,7 +196,8 @@ struct TokenServiceTests {
         let wrongAudience = try makeJWT(header: header, payload: claimsJSON(aud: "other-app", iat: now), sign: sign)
         #expect(tokenError { try service.verify(wrongAudience) } == .invalid(reason: "wrong audience"))
         for type in [#""typ":"JWT""#, #""typ":"refresh+jwt""#] {
-            let wrongType = try makeJWT(header: #"{"alg":"EdDSA","kid":"key-1",\#(type)}"#, payload: claimsJSON(iat: now), sign: sign)
+            let wrongType = try makeJWT(
+                header: #"{"alg":"EdDSA","kid":"key-1",\#(type)}"#, payload: claimsJSON(iat: now), sign: sign)
             #expect(tokenError { try service.verify(wrongType) } == .invalid(reason: "wrong token type"))
         }
         let noType = try makeJWT(header: #"{"alg":"EdDSA","kid":"key-1"}"#, payload: claimsJSON(iat: now), sign: sign)
@@ -295,7 +301,8 @@ struct TokenServiceTests {
     @Test("the verified-token cache stays bounded and evicted tokens still verify")
     func cacheBound() throws {
         let small = try TokenService(keys: [key], configuration: .init(verifiedTokenCacheCapacity: 3), clock: clock)
-        let tokens = try (0..<10).map { _ in try small.issueAccessToken(userID: "u", sessionID: "s", role: .user).token }
+        let tokens = try (0..<10).map { _ in try small.issueAccessToken(userID: "u", sessionID: "s", role: .user).token
+        }
         for token in tokens { _ = try small.verify(token) }
         for token in tokens { #expect(try small.verify(token).subject == "u") }
         clock.advance(by: 900)

@@ -52,7 +52,8 @@ struct BruteForcePolicyTests {
     func lockNumber() {
         let now = Date(timeIntervalSince1970: 1_000_000)
         #expect(policy.nextLockNumber(previousLockCount: nil, previousLockTime: nil, now: now) == 1)
-        #expect(policy.nextLockNumber(previousLockCount: 3, previousLockTime: now.addingTimeInterval(-600), now: now) == 4)
+        #expect(
+            policy.nextLockNumber(previousLockCount: 3, previousLockTime: now.addingTimeInterval(-600), now: now) == 4)
         #expect(
             policy.nextLockNumber(previousLockCount: 3, previousLockTime: now.addingTimeInterval(-25 * 3600), now: now)
                 == 1

@@ -23,18 +23,24 @@ struct RPCPolicyTests {
 
     @Test("service accounts reach exactly their five RPCs")
     func serviceRole() {
-        let allowed = Set(RPCPolicies.table.filter { $0.value.access.requiresAuthentication && $0.value.access.allows(.service) }.keys.map(\.method))
+        let allowed = Set(
+            RPCPolicies.table.filter { $0.value.access.requiresAuthentication && $0.value.access.allows(.service) }.keys
+                .map(\.method))
         #expect(allowed == ["IntrospectToken", "GetUser", "ListUsers", "ListUserChanges", "StreamSecurityEvents"])
     }
 
     @Test("users reach only their own-data RPCs; monitoring is admin only")
     func userRole() {
-        for (method, policy) in RPCPolicies.table where method.service.fullyQualifiedService.hasPrefix("classy.monitoring") {
+        for (method, policy) in RPCPolicies.table
+        where method.service.fullyQualifiedService.hasPrefix("classy.monitoring") {
             #expect(!policy.access.allows(.user))
             #expect(policy.access.allows(.admin))
         }
-        #expect(RPCPolicies.policy(for: Classy_Auth_V1_AuthService.Method.CreateServiceAccount.descriptor)?.access.allows(.admin) == false)
-        #expect(RPCPolicies.policy(for: Classy_Users_V1_UsersService.Method.GetMe.descriptor)?.access.allows(.user) == true)
+        #expect(
+            RPCPolicies.policy(for: Classy_Auth_V1_AuthService.Method.CreateServiceAccount.descriptor)?.access.allows(
+                .admin) == false)
+        #expect(
+            RPCPolicies.policy(for: Classy_Users_V1_UsersService.Method.GetMe.descriptor)?.access.allows(.user) == true)
     }
 
     @Test("credential RPCs use the strict rate-limit family, health none")

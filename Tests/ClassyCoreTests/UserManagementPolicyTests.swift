@@ -18,7 +18,9 @@ struct UserManagementPolicyTests {
 
     @Test("who may create which role", arguments: Role.allCases, Role.allCases)
     func create(actor: Role, role: Role) {
-        let result = Self.outcome { () throws(ClassyError) in try UserManagementPolicy.checkCreate(actor: actor, role: role) }
+        let result = Self.outcome { () throws(ClassyError) in
+            try UserManagementPolicy.checkCreate(actor: actor, role: role)
+        }
         switch (actor, role) {
         case (_, .service): #expect(result == .invalidField)
         case (.superAdmin, _): #expect(result == nil)
@@ -36,7 +38,8 @@ struct UserManagementPolicyTests {
             #expect(error.fieldViolations.map(\.field) == ["role"])
         }
         do {
-            try UserManagementPolicy.checkUpdate(actor: .superAdmin, target: .init(role: .user), change: .init(role: .service))
+            try UserManagementPolicy.checkUpdate(
+                actor: .superAdmin, target: .init(role: .user), change: .init(role: .service))
             Issue.record("ROLE_SERVICE was accepted")
         } catch {
             #expect(error.fieldViolations.map(\.field) == ["user.role"])
@@ -60,7 +63,8 @@ struct UserManagementPolicyTests {
             )
         }
         #expect(
-            Self.outcome { () throws(ClassyError) in try UserManagementPolicy.checkDelete(actor: actor, target: target) }
+            Self.outcome { () throws(ClassyError) in try UserManagementPolicy.checkDelete(actor: actor, target: target)
+            }
                 == expected
         )
     }
@@ -80,16 +84,19 @@ struct UserManagementPolicyTests {
     @Test("the primary admin is never deactivated, deleted or demoted, by anyone", arguments: Role.allCases)
     func primaryAdmin(actor: Role) {
         let primary = UserManagementPolicy.Target(role: .superAdmin, isPrimaryAdmin: true)
-        #expect(Self.outcome { () throws(ClassyError) in
-            try UserManagementPolicy.checkUpdate(actor: actor, target: primary, change: .init(isActive: false))
-        } == .forbidden)
-        #expect(Self.outcome { () throws(ClassyError) in
-            try UserManagementPolicy.checkDelete(actor: actor, target: primary)
-        } == .forbidden)
-        for role in [Role.user, .admin] {
-            #expect(Self.outcome { () throws(ClassyError) in
-                try UserManagementPolicy.checkUpdate(actor: actor, target: primary, change: .init(role: role))
+        #expect(
+            Self.outcome { () throws(ClassyError) in
+                try UserManagementPolicy.checkUpdate(actor: actor, target: primary, change: .init(isActive: false))
             } == .forbidden)
+        #expect(
+            Self.outcome { () throws(ClassyError) in
+                try UserManagementPolicy.checkDelete(actor: actor, target: primary)
+            } == .forbidden)
+        for role in [Role.user, .admin] {
+            #expect(
+                Self.outcome { () throws(ClassyError) in
+                    try UserManagementPolicy.checkUpdate(actor: actor, target: primary, change: .init(role: role))
+                } == .forbidden)
         }
         // What a super admin may still do to it: rename it, or restate its role and active flag.
         let harmless = Self.outcome { () throws(ClassyError) in

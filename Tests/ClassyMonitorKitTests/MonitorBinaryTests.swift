@@ -14,7 +14,8 @@ import Testing
 struct MonitorBinaryTests {
     var monitor: URL {
         get throws {
-            try #require(BuiltBinaries.url("classy-monitor"), "classy-monitor must be built (swift build --build-tests)")
+            try #require(
+                BuiltBinaries.url("classy-monitor"), "classy-monitor must be built (swift build --build-tests)")
         }
     }
 

@@ -64,7 +64,9 @@ struct LoginGuardTests {
             return .checked
         }
 
-        func user(_ email: String = "user-\(UUID().uuidString.prefix(8).lowercased())@classy.test") async throws
+        func user(
+            _ email: String = "user-\(UUID().uuidString.prefix(8).lowercased())@classy.test"
+        ) async throws
             -> UserRecord
         {
             try await store.createUser(
@@ -179,7 +181,8 @@ struct LoginGuardTests {
             try await fixture.fail("spray21@classy.test", from: "198.51.100.7")
                 == .refused(.ipBlocked, retryAfter: .seconds(900))
         )
-        let block = try #require(try await fixture.store.activeBlock(ipAddress: "198.51.100.7", now: fixture.clock.now()))
+        let block = try #require(
+            try await fixture.store.activeBlock(ipAddress: "198.51.100.7", now: fixture.clock.now()))
         #expect(block.attempts == 20)
         #expect(block.createdBy == nil)
         #expect(!block.permanent)
@@ -216,7 +219,8 @@ struct LoginGuardTests {
         }
         #expect(try await fixture.fail("next@classy.test", from: "192.0.2.50") == .refused(.ipBlocked, retryAfter: nil))
         fixture.clock.advance(by: 30 * 24 * 3600)
-        #expect(try await fixture.fail("later@classy.test", from: "192.0.2.50") == .refused(.ipBlocked, retryAfter: nil))
+        #expect(
+            try await fixture.fail("later@classy.test", from: "192.0.2.50") == .refused(.ipBlocked, retryAfter: nil))
         let block = try #require(try await fixture.store.activeBlock(ipAddress: "192.0.2.50", now: fixture.clock.now()))
         #expect(block.permanent)
         #expect(block.blockedUntil == nil)
@@ -233,7 +237,9 @@ struct LoginGuardTests {
         }
         #expect(try await fixture.store.activeBlock(ipAddress: "198.51.100.20", now: fixture.clock.now()) == nil)
         #expect(try await fixture.fail("miss20@classy.test", from: "198.51.100.20") == .checked)
-        #expect(try await fixture.fail("miss21@classy.test", from: "198.51.100.20") == .refused(.ipBlocked, retryAfter: .seconds(900)))
+        #expect(
+            try await fixture.fail("miss21@classy.test", from: "198.51.100.20")
+                == .refused(.ipBlocked, retryAfter: .seconds(900)))
     }
 
     @Test("IPv6 clients are counted and blocked by /64")
@@ -268,7 +274,8 @@ struct LoginGuardTests {
     func disabledDoesNotCount() async throws {
         let fixture = try await Fixture()
         for _ in 1...10 {
-            let context = LoginContext(email: "off@classy.test", ipAddress: "198.51.100.99", userAgent: "", deviceName: "")
+            let context = LoginContext(
+                email: "off@classy.test", ipAddress: "198.51.100.99", userAgent: "", deviceName: "")
             try await fixture.loginGuard.admit(context)
             try await fixture.loginGuard.recordFailure(context, reason: .accountDisabled, userID: nil)
         }
@@ -318,7 +325,9 @@ struct LoginGuardTests {
         }
 
         for index in 1...20 { try await fixture.fail("u\(index)@classy.test", from: "198.51.100.60") }
-        #expect(try await fixture.fail("u@classy.test", from: "198.51.100.60") == .refused(.ipBlocked, retryAfter: .seconds(900)))
+        #expect(
+            try await fixture.fail("u@classy.test", from: "198.51.100.60")
+                == .refused(.ipBlocked, retryAfter: .seconds(900)))
         _ = try await fixture.store.unblockIP(
             ipAddress: "198.51.100.60", reason: "test", now: fixture.clock.now(), effects: .none
         )

@@ -77,10 +77,12 @@ struct MonitoringServiceTests {
             #expect(window.attempts.map(\.id) == records[3..<6].reversed().map(\.id))
 
             await expectRPCError(.invalidArgument, .invalidField) {
-                _ = try await server.monitoring.listLoginAttempts(.with { $0.ipAddress = "nope" }, metadata: .bearer(token))
+                _ = try await server.monitoring.listLoginAttempts(
+                    .with { $0.ipAddress = "nope" }, metadata: .bearer(token))
             }
             await expectRPCError(.invalidArgument, .invalidField) {
-                _ = try await server.monitoring.listLoginAttempts(.with { $0.pageToken = "garbage" }, metadata: .bearer(token))
+                _ = try await server.monitoring.listLoginAttempts(
+                    .with { $0.pageToken = "garbage" }, metadata: .bearer(token))
             }
             await expectRPCError(.invalidArgument, .invalidField) {
                 _ = try await server.monitoring.listLoginAttempts(.with { $0.pageSize = 501 }, metadata: .bearer(token))
@@ -106,11 +108,15 @@ struct MonitoringServiceTests {
             _ = try await Self.seedAttempts(server, count: 8, start: now.addingTimeInterval(-120))
             // An attempt outside the window.
             try await server.store.recordLoginAttempt(
-                LoginAttemptRecord(email: "old@classy.test", ipAddress: "192.0.2.1", success: false, time: now.addingTimeInterval(-7200)),
+                LoginAttemptRecord(
+                    email: "old@classy.test", ipAddress: "192.0.2.1", success: false,
+                    time: now.addingTimeInterval(-7200)),
                 effects: .none
             )
             _ = try await server.store.blockIP(
-                BlockedIPRecord(ipAddress: "192.0.2.9", reason: "t", blockedUntil: now.addingTimeInterval(60), permanent: false, createTime: now),
+                BlockedIPRecord(
+                    ipAddress: "192.0.2.9", reason: "t", blockedUntil: now.addingTimeInterval(60), permanent: false,
+                    createTime: now),
                 effects: .none
             )
             let metrics = try await server.monitoring.getSecurityMetrics(.init(), metadata: .bearer(token)).metrics
@@ -180,10 +186,12 @@ struct MonitoringServiceTests {
                 _ = try await server.users.getMe(.init(), metadata: .from("198.51.100.200"))
             }
             await expectRPCError(.notFound, .notFound) {
-                _ = try await server.monitoring.unblockIP(.with { $0.ipAddress = "198.51.100.0/24" }, metadata: .bearer(token))
+                _ = try await server.monitoring.unblockIP(
+                    .with { $0.ipAddress = "198.51.100.0/24" }, metadata: .bearer(token))
             }
             #expect(try await server.monitoring.listBlockedIPs(.init(), metadata: .bearer(token)).blockedIps.isEmpty)
-            let history = try await server.monitoring.listBlockedIPs(.with { $0.includeExpired = true }, metadata: .bearer(token))
+            let history = try await server.monitoring.listBlockedIPs(
+                .with { $0.includeExpired = true }, metadata: .bearer(token))
             #expect(history.blockedIps.count == 1)
 
             let audits = try await server.monitoring.listAuditLogs(
@@ -233,10 +241,12 @@ struct MonitoringServiceTests {
 
     @Test("BlockIP validates its fields and refuses allow-listed ranges")
     func blockValidation() async throws {
-        try await withTestServer(configure: { $0.bruteForce.allowList = [IPNetwork("10.0.0.0/8")!] }) { server async throws in
+        try await withTestServer(configure: { $0.bruteForce.allowList = [IPNetwork("10.0.0.0/8")!] }) {
+            server async throws in
             let (_, token, _) = try await server.signIn(role: .admin)
             await expectRPCError(.failedPrecondition, .ipAllowListed) {
-                _ = try await server.monitoring.blockIP(.with { $0.ipAddress = "10.1.0.0/16" }, metadata: .bearer(token))
+                _ = try await server.monitoring.blockIP(
+                    .with { $0.ipAddress = "10.1.0.0/16" }, metadata: .bearer(token))
             }
             await expectRPCError(.failedPrecondition, .ipAllowListed) {
                 _ = try await server.monitoring.blockIP(.with { $0.ipAddress = "0.0.0.0/0" }, metadata: .bearer(token))
@@ -254,7 +264,8 @@ struct MonitoringServiceTests {
             #expect(Set(invalid?.fieldViolations.map(\.field) ?? []) == ["ip_address", "duration", "reason"])
             let (_, userToken, _) = try await server.signIn(role: .user)
             await expectRPCError(.permissionDenied, .forbidden) {
-                _ = try await server.monitoring.blockIP(.with { $0.ipAddress = "192.0.2.1" }, metadata: .bearer(userToken))
+                _ = try await server.monitoring.blockIP(
+                    .with { $0.ipAddress = "192.0.2.1" }, metadata: .bearer(userToken))
             }
         }
     }
@@ -268,13 +279,16 @@ struct MonitoringServiceTests {
                 email: "locked@classy.test", until: now.addingTimeInterval(60), now: now, escalationResetBefore: nil,
                 effects: .none
             )
-            _ = try await server.monitoring.unlockAccount(.with { $0.email = "Locked@Classy.test" }, metadata: .bearer(token))
+            _ = try await server.monitoring.unlockAccount(
+                .with { $0.email = "Locked@Classy.test" }, metadata: .bearer(token))
             #expect(try await server.store.accountLock(email: "locked@classy.test")?.isLocked(at: now) == false)
             await expectRPCError(.notFound, .notFound) {
-                _ = try await server.monitoring.unlockAccount(.with { $0.email = "locked@classy.test" }, metadata: .bearer(token))
+                _ = try await server.monitoring.unlockAccount(
+                    .with { $0.email = "locked@classy.test" }, metadata: .bearer(token))
             }
             await expectRPCError(.invalidArgument, .invalidField) {
-                _ = try await server.monitoring.unlockAccount(.with { $0.email = "not an email" }, metadata: .bearer(token))
+                _ = try await server.monitoring.unlockAccount(
+                    .with { $0.email = "not an email" }, metadata: .bearer(token))
             }
             let audits = try await server.monitoring.listAuditLogs(
                 .with {
@@ -320,7 +334,8 @@ struct MonitoringServiceTests {
             } while !pageToken.isEmpty
             #expect(ids == (0..<7).reversed().map { "r\($0)" })
 
-            let byAdmin = try await server.monitoring.listAuditLogs(.with { $0.actorUserID = admin.id }, metadata: .bearer(token))
+            let byAdmin = try await server.monitoring.listAuditLogs(
+                .with { $0.actorUserID = admin.id }, metadata: .bearer(token))
             #expect(byAdmin.entries.map(\.resourceID) == ["r6", "r4", "r2", "r0"])
             let users = try await server.monitoring.listAuditLogs(
                 .with {

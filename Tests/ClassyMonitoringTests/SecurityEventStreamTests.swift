@@ -15,7 +15,9 @@ struct SecurityEventStreamTests {
     @discardableResult
     static func audit(_ server: TestServer, _ resource: String) async throws -> UInt64 {
         let committed = try await server.store.commit(
-            .audited(AuditEntryRecord(action: "test.event", resourceType: "test", resourceID: resource, time: server.clock.now()))
+            .audited(
+                AuditEntryRecord(
+                    action: "test.event", resourceType: "test", resourceID: resource, time: server.clock.now()))
         )
         return try #require(committed.events.last?.sequence)
     }
@@ -36,7 +38,9 @@ struct SecurityEventStreamTests {
             )
             let persisted = events.filter { $0.sequence != 0 }
             #expect(persisted.map(\.sequence) == Array((after + 1)...(after + 8)))
-            #expect(persisted.map(\.auditLog.resourceID) == ["before-2", "before-3", "before-4"] + (0..<5).map { "after-\($0)" })
+            #expect(
+                persisted.map(\.auditLog.resourceID) == ["before-2", "before-3", "before-4"]
+                    + (0..<5).map { "after-\($0)" })
             #expect(persisted.allSatisfy { $0.hasTime })
         }
     }
@@ -55,8 +59,10 @@ struct SecurityEventStreamTests {
                 },
                 token: token,
                 started: {
-                    _ = try await server.monitoring.blockIP(.with { $0.ipAddress = "192.0.2.77" }, metadata: .bearer(adminToken))
-                    _ = try await server.monitoring.unblockIP(.with { $0.ipAddress = "192.0.2.77" }, metadata: .bearer(adminToken))
+                    _ = try await server.monitoring.blockIP(
+                        .with { $0.ipAddress = "192.0.2.77" }, metadata: .bearer(adminToken))
+                    _ = try await server.monitoring.unblockIP(
+                        .with { $0.ipAddress = "192.0.2.77" }, metadata: .bearer(adminToken))
                 },
                 until: { $0.filter { $0.sequence != 0 }.count == 2 }
             )
@@ -97,7 +103,9 @@ struct SecurityEventStreamTests {
         try await withTestServer { server async throws in
             let (_, token) = try await server.serviceToken()
             try await server.store.recordLoginAttempt(
-                LoginAttemptRecord(email: "m@classy.test", ipAddress: "192.0.2.5", success: false, time: server.clock.now().addingTimeInterval(-5)),
+                LoginAttemptRecord(
+                    email: "m@classy.test", ipAddress: "192.0.2.5", success: false,
+                    time: server.clock.now().addingTimeInterval(-5)),
                 effects: .none
             )
             let events = try await collectEvents(

@@ -5,7 +5,9 @@ import Testing
 
 @Suite("Configuration")
 struct ConfigurationTests {
-    func load(flags: [String: String] = [:], env: [String: String] = [:]) async throws(ConfigurationError)
+    func load(
+        flags: [String: String] = [:], env: [String: String] = [:]
+    ) async throws(ConfigurationError)
         -> ServerConfiguration
     {
         try await ConfigurationLoader(flags: flags, environment: env).load()
@@ -135,7 +137,8 @@ struct ConfigurationTests {
         #expect(config.databasePool.connectTimeout == .seconds(2))
         #expect(config.databasePool.queryTimeout == .seconds(30))
 
-        await expectError("CLASSY_DATABASE_URL: missing user name", env: ["CLASSY_DATABASE_URL": "postgres://db/classy"])
+        await expectError(
+            "CLASSY_DATABASE_URL: missing user name", env: ["CLASSY_DATABASE_URL": "postgres://db/classy"])
         await expectError("missing database name", env: ["CLASSY_DATABASE_URL": "postgresql://u@db:5432"])
         await expectError("sslmode must be", env: ["CLASSY_DATABASE_URL": "postgres://u@db/x?sslmode=maybe"])
         await expectError("CLASSY_DATABASE_POOL_SIZE: '0'", env: ["CLASSY_DATABASE_POOL_SIZE": "0"])

@@ -18,21 +18,29 @@ struct InProcessPipelineTests {
     /// A UsersService whose handlers report what the request path gave them.
     final class Counter: Sendable {
         private let value = Mutex(0)
-        func next() -> Int { value.withLock { $0 += 1; return $0 } }
+        func next() -> Int {
+            value.withLock {
+                $0 += 1; return $0
+            }
+        }
         var current: Int { value.withLock { $0 } }
     }
 
     struct ProbeService: Classy_Users_V1_UsersService.SimpleServiceProtocol {
         let updateCalls = Counter()
 
-        func getMe(request: Classy_Users_V1_GetMeRequest, context: ServerContext) async throws
+        func getMe(
+            request: Classy_Users_V1_GetMeRequest, context: ServerContext
+        ) async throws
             -> Classy_Users_V1_GetMeResponse
         {
             let caller = try RequestContext.requireCaller()
             return .with { $0.user.id = caller.userID }
         }
 
-        func updateMe(request: Classy_Users_V1_UpdateMeRequest, context: ServerContext) async throws
+        func updateMe(
+            request: Classy_Users_V1_UpdateMeRequest, context: ServerContext
+        ) async throws
             -> Classy_Users_V1_UpdateMeResponse
         {
             let count = updateCalls.next()
@@ -59,45 +67,62 @@ struct InProcessPipelineTests {
             }
         }
 
-        func listUsers(request: Classy_Users_V1_ListUsersRequest, context: ServerContext) async throws
+        func listUsers(
+            request: Classy_Users_V1_ListUsersRequest, context: ServerContext
+        ) async throws
             -> Classy_Users_V1_ListUsersResponse
         { throw StoreError.unavailable("the database is down") }
 
-        func getUser(request: Classy_Users_V1_GetUserRequest, context: ServerContext) async throws
+        func getUser(
+            request: Classy_Users_V1_GetUserRequest, context: ServerContext
+        ) async throws
             -> Classy_Users_V1_GetUserResponse
         { throw StoreError.notFound("user") }
 
-        func createUser(request: Classy_Users_V1_CreateUserRequest, context: ServerContext) async throws
+        func createUser(
+            request: Classy_Users_V1_CreateUserRequest, context: ServerContext
+        ) async throws
             -> Classy_Users_V1_CreateUserResponse
         { throw CancellationError() }
 
-        func updateUser(request: Classy_Users_V1_UpdateUserRequest, context: ServerContext) async throws
+        func updateUser(
+            request: Classy_Users_V1_UpdateUserRequest, context: ServerContext
+        ) async throws
             -> Classy_Users_V1_UpdateUserResponse
         {
             struct Secret: Error { let detail = "do not leak me" }
             throw Secret()
         }
 
-        func deleteUser(request: Classy_Users_V1_DeleteUserRequest, context: ServerContext) async throws
+        func deleteUser(
+            request: Classy_Users_V1_DeleteUserRequest, context: ServerContext
+        ) async throws
             -> Classy_Users_V1_DeleteUserResponse
         { .init() }
 
-        func listUserChanges(request: Classy_Users_V1_ListUserChangesRequest, context: ServerContext) async throws
+        func listUserChanges(
+            request: Classy_Users_V1_ListUserChangesRequest, context: ServerContext
+        ) async throws
             -> Classy_Users_V1_ListUserChangesResponse
         { .init() }
 
-        func listNotifications(request: Classy_Users_V1_ListNotificationsRequest, context: ServerContext)
+        func listNotifications(
+            request: Classy_Users_V1_ListNotificationsRequest, context: ServerContext
+        )
             async throws -> Classy_Users_V1_ListNotificationsResponse
         { .init() }
 
-        func markNotificationsRead(request: Classy_Users_V1_MarkNotificationsReadRequest, context: ServerContext)
+        func markNotificationsRead(
+            request: Classy_Users_V1_MarkNotificationsReadRequest, context: ServerContext
+        )
             async throws -> Classy_Users_V1_MarkNotificationsReadResponse
         { .init() }
     }
 
     /// Runs `body` with a client of the probe service behind the real pipeline.
     func withPipeline(
-        _ body: (Classy_Users_V1_UsersService.Client<InProcessTransport.Client>, ProbeService, TestFixtures) async throws -> Void
+        _ body: (Classy_Users_V1_UsersService.Client<InProcessTransport.Client>, ProbeService, TestFixtures)
+            async throws -> Void
     ) async throws {
         let clock = ManualClock()
         let store = try SQLiteStore.inMemory()
@@ -222,4 +247,3 @@ struct InProcessPipelineTests {
         }
     }
 }
-

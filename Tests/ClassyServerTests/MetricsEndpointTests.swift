@@ -5,7 +5,7 @@ import GRPCCore
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 @Suite("Prometheus metrics endpoint")
@@ -22,7 +22,8 @@ struct MetricsEndpointTests {
             )
             #expect((response as? HTTPURLResponse)?.statusCode == 200)
             let text = String(decoding: data, as: UTF8.self)
-            #expect(text.contains(#"classy_rpc_requests_total{method="grpc.health.v1.Health/Check",code="ok"}"#), "\(text)")
+            #expect(
+                text.contains(#"classy_rpc_requests_total{method="grpc.health.v1.Health/Check",code="ok"}"#), "\(text)")
             #expect(text.contains(#"method="classy.users.v1.UsersService/GetMe",code="unauthenticated""#), "\(text)")
             #expect(text.contains("classy_rpc_duration_seconds_bucket"))
             let (_, missing) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/other")!)

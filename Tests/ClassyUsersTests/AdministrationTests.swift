@@ -41,7 +41,9 @@ struct AdministrationTests {
 
             await expectRPCError(.alreadyExists, .emailTaken) {
                 _ = try await server.users.createUser(
-                    .with { $0.email = "new.user@example.com"; $0.password = "another passphrase" },
+                    .with {
+                        $0.email = "new.user@example.com"; $0.password = "another passphrase"
+                    },
                     metadata: .bearer(token)
                 )
             }
@@ -65,14 +67,18 @@ struct AdministrationTests {
             #expect(Set(error?.fieldViolations.map(\.field) ?? []) == ["email", "password", "first_name"])
             let common = await expectRPCError(.invalidArgument, .invalidField) {
                 _ = try await server.users.createUser(
-                    .with { $0.email = "c@example.com"; $0.password = "password123" },
+                    .with {
+                        $0.email = "c@example.com"; $0.password = "password123"
+                    },
                     metadata: .bearer(token)
                 )
             }
             #expect(common?.fieldViolations.map(\.field) == ["password"])
             let service = await expectRPCError(.invalidArgument, .invalidField) {
                 _ = try await server.users.createUser(
-                    .with { $0.email = "svc@example.com"; $0.password = "a sound passphrase"; $0.role = .service },
+                    .with {
+                        $0.email = "svc@example.com"; $0.password = "a sound passphrase"; $0.role = .service
+                    },
                     metadata: .bearer(token)
                 )
             }
@@ -88,7 +94,10 @@ struct AdministrationTests {
             for role in [Classy_Users_V1_Role.admin, .superAdmin] {
                 await expectRPCError(.permissionDenied, .forbidden) {
                     _ = try await server.users.createUser(
-                        .with { $0.email = "x-\(role.rawValue)@example.com"; $0.password = "a sound passphrase"; $0.role = role },
+                        .with {
+                            $0.email = "x-\(role.rawValue)@example.com"; $0.password = "a sound passphrase";
+                            $0.role = role
+                        },
                         metadata: .bearer(token)
                     )
                 }
@@ -97,21 +106,25 @@ struct AdministrationTests {
             let superAdmin = try await server.makeUser(role: .superAdmin)
             for target in [otherAdmin, superAdmin] {
                 await expectRPCError(.permissionDenied, .forbidden) {
-                    _ = try await server.users.updateUser(.change(target, ["first_name"]) { $0.firstName = "X" }, metadata: .bearer(token))
+                    _ = try await server.users.updateUser(
+                        .change(target, ["first_name"]) { $0.firstName = "X" }, metadata: .bearer(token))
                 }
                 await expectRPCError(.permissionDenied, .forbidden) {
                     _ = try await server.users.updateUser(.change(target, ["is_active"]), metadata: .bearer(token))
                 }
                 await expectRPCError(.permissionDenied, .forbidden) {
                     _ = try await server.users.deleteUser(
-                        .with { $0.userID = target.id; $0.etag = target.etag }, metadata: .bearer(token)
+                        .with {
+                            $0.userID = target.id; $0.etag = target.etag
+                        }, metadata: .bearer(token)
                     )
                 }
             }
             let user = try await server.makeUser()
             for role in [Classy_Users_V1_Role.admin, .superAdmin] {
                 await expectRPCError(.permissionDenied, .forbidden) {
-                    _ = try await server.users.updateUser(.change(user, ["role"]) { $0.role = role }, metadata: .bearer(token))
+                    _ = try await server.users.updateUser(
+                        .change(user, ["role"]) { $0.role = role }, metadata: .bearer(token))
                 }
             }
             let unchanged = try await server.currentUser(user.id)
@@ -120,7 +133,9 @@ struct AdministrationTests {
 
             // What an admin may do to a USER.
             let renamed = try await server.users.updateUser(
-                .change(user, ["first_name", "last_name"]) { $0.firstName = "Renamed"; $0.lastName = "Person" },
+                .change(user, ["first_name", "last_name"]) {
+                    $0.firstName = "Renamed"; $0.lastName = "Person"
+                },
                 metadata: .bearer(token)
             ).user
             #expect(renamed.firstName == "Renamed" && renamed.lastName == "Person")
@@ -130,7 +145,9 @@ struct AdministrationTests {
             ).user
             #expect(!deactivated.isActive)
             _ = try await server.users.deleteUser(
-                .with { $0.userID = user.id; $0.etag = deactivated.etag }, metadata: .bearer(token)
+                .with {
+                    $0.userID = user.id; $0.etag = deactivated.etag
+                }, metadata: .bearer(token)
             )
             #expect(try await server.currentUser(user.id).deleted)
         }
@@ -141,7 +158,9 @@ struct AdministrationTests {
         try await withTestServer { server async throws in
             let (_, token, _) = try await server.signIn(role: .superAdmin)
             let admin = try await server.users.createUser(
-                .with { $0.email = "new-admin@example.com"; $0.password = "a sound passphrase"; $0.role = .admin },
+                .with {
+                    $0.email = "new-admin@example.com"; $0.password = "a sound passphrase"; $0.role = .admin
+                },
                 metadata: .bearer(token)
             ).user
             #expect(admin.role == .admin)
@@ -158,7 +177,9 @@ struct AdministrationTests {
             }
             #expect(service?.fieldViolations.map(\.field) == ["user.role"])
             _ = try await server.users.deleteUser(
-                .with { $0.userID = admin.id; $0.etag = promoted.etag }, metadata: .bearer(token)
+                .with {
+                    $0.userID = admin.id; $0.etag = promoted.etag
+                }, metadata: .bearer(token)
             )
             #expect(try await server.currentUser(admin.id).deleted)
         }
@@ -172,16 +193,20 @@ struct AdministrationTests {
             #expect(primary.isPrimaryAdmin)
             for token in [superToken, primaryToken] {
                 await expectRPCError(.permissionDenied, .forbidden) {
-                    _ = try await server.users.updateUser(.change(primary, ["is_active"]) { $0.isActive = false }, metadata: .bearer(token))
+                    _ = try await server.users.updateUser(
+                        .change(primary, ["is_active"]) { $0.isActive = false }, metadata: .bearer(token))
                 }
                 for role in [Classy_Users_V1_Role.admin, .user] {
                     await expectRPCError(.permissionDenied, .forbidden) {
-                        _ = try await server.users.updateUser(.change(primary, ["role"]) { $0.role = role }, metadata: .bearer(token))
+                        _ = try await server.users.updateUser(
+                            .change(primary, ["role"]) { $0.role = role }, metadata: .bearer(token))
                     }
                 }
                 await expectRPCError(.permissionDenied, .forbidden) {
                     _ = try await server.users.deleteUser(
-                        .with { $0.userID = primary.id; $0.etag = primary.etag }, metadata: .bearer(token)
+                        .with {
+                            $0.userID = primary.id; $0.etag = primary.etag
+                        }, metadata: .bearer(token)
                     )
                 }
             }
@@ -201,12 +226,17 @@ struct AdministrationTests {
         try await withTestServer { server async throws in
             let (_, token, _) = try await server.signIn(role: .admin)
             let user = try await server.makeUser()
-            _ = try await server.users.updateUser(.change(user, ["first_name"]) { $0.firstName = "One" }, metadata: .bearer(token))
+            _ = try await server.users.updateUser(
+                .change(user, ["first_name"]) { $0.firstName = "One" }, metadata: .bearer(token))
             await expectRPCError(.aborted, .etagMismatch) {
-                _ = try await server.users.updateUser(.change(user, ["first_name"]) { $0.firstName = "Two" }, metadata: .bearer(token))
+                _ = try await server.users.updateUser(
+                    .change(user, ["first_name"]) { $0.firstName = "Two" }, metadata: .bearer(token))
             }
             await expectRPCError(.aborted, .etagMismatch) {
-                _ = try await server.users.deleteUser(.with { $0.userID = user.id; $0.etag = user.etag }, metadata: .bearer(token))
+                _ = try await server.users.deleteUser(
+                    .with {
+                        $0.userID = user.id; $0.etag = user.etag
+                    }, metadata: .bearer(token))
             }
             let missingEtag = await expectRPCError(.invalidArgument, .invalidField) {
                 _ = try await server.users.deleteUser(.with { $0.userID = user.id }, metadata: .bearer(token))
@@ -217,10 +247,16 @@ struct AdministrationTests {
             }
             #expect(badMask?.fieldViolations.map(\.field) == ["update_mask"])
             let current = try await server.currentUser(user.id)
-            _ = try await server.users.deleteUser(.with { $0.userID = user.id; $0.etag = current.etag }, metadata: .bearer(token))
+            _ = try await server.users.deleteUser(
+                .with {
+                    $0.userID = user.id; $0.etag = current.etag
+                }, metadata: .bearer(token))
             let deleted = try await server.currentUser(user.id)
             await expectRPCError(.notFound, .notFound) {
-                _ = try await server.users.deleteUser(.with { $0.userID = user.id; $0.etag = deleted.etag }, metadata: .bearer(token))
+                _ = try await server.users.deleteUser(
+                    .with {
+                        $0.userID = user.id; $0.etag = deleted.etag
+                    }, metadata: .bearer(token))
             }
             await expectRPCError(.notFound, .notFound) {
                 _ = try await server.users.updateUser(.change(deleted, ["first_name"]), metadata: .bearer(token))
@@ -263,7 +299,9 @@ struct AdministrationTests {
             let (thirdToken, thirdSession) = try await server.openSession(for: try await server.currentUser(user.id))
             _ = try await server.users.getMe(.init(), metadata: .bearer(thirdToken))
             _ = try await server.users.deleteUser(
-                .with { $0.userID = user.id; $0.etag = reactivated.etag }, metadata: .bearer(adminToken)
+                .with {
+                    $0.userID = user.id; $0.etag = reactivated.etag
+                }, metadata: .bearer(adminToken)
             )
             await expectRPCError(.unauthenticated, .sessionRevoked) {
                 _ = try await server.users.getMe(.init(), metadata: .bearer(thirdToken))
@@ -290,7 +328,9 @@ struct AdministrationTests {
             }
             _ = try await server.users.updateUser(
                 .with {
-                    $0.user = .with { $0.id = user.id; $0.etag = promoted.etag; $0.role = .user }
+                    $0.user = .with {
+                        $0.id = user.id; $0.etag = promoted.etag; $0.role = .user
+                    }
                     $0.updateMask = .with { $0.paths = ["role"] }
                 },
                 metadata: .bearer(superToken)
@@ -313,7 +353,9 @@ struct AdministrationTests {
             let (admin, token, _) = try await server.signIn(role: .admin)
             let user = try await server.makeUser()
             let updated = try await server.users.updateUser(
-                .change(user, ["last_name", "is_active"]) { $0.lastName = "Changed"; $0.isActive = false },
+                .change(user, ["last_name", "is_active"]) {
+                    $0.lastName = "Changed"; $0.isActive = false
+                },
                 metadata: .bearer(token)
             ).user
             // A refused mutation leaves no trace.
@@ -322,11 +364,16 @@ struct AdministrationTests {
             }
             await expectRPCError(.permissionDenied, .forbidden) {
                 _ = try await server.users.createUser(
-                    .with { $0.email = "boss@example.com"; $0.password = "a sound passphrase"; $0.role = .admin },
+                    .with {
+                        $0.email = "boss@example.com"; $0.password = "a sound passphrase"; $0.role = .admin
+                    },
                     metadata: .bearer(token)
                 )
             }
-            _ = try await server.users.deleteUser(.with { $0.userID = user.id; $0.etag = updated.etag }, metadata: .bearer(token))
+            _ = try await server.users.deleteUser(
+                .with {
+                    $0.userID = user.id; $0.etag = updated.etag
+                }, metadata: .bearer(token))
             let entries = try await server.store.listAuditLogs(AuditQuery(resourceType: "user"))
             #expect(Set(entries.map(\.action)) == ["user.update", "user.delete"])
             #expect(entries.count == 2)

@@ -36,9 +36,11 @@ struct ListUsersTests {
             let (_, token, _) = try await server.signIn(role: .admin)
             let ada = try await server.makeUser(email: "ada@math.test", firstName: "Ada", lastName: "Lovelace")
             let grace = try await server.makeUser(email: "grace@navy.test", firstName: "Grace", lastName: "Hopper")
-            let alan = try await server.makeUser(role: .admin, email: "alan@bletchley.test", firstName: "Alan", lastName: "Turing")
+            let alan = try await server.makeUser(
+                role: .admin, email: "alan@bletchley.test", firstName: "Alan", lastName: "Turing")
             _ = try await server.store.updateUser(
-                id: grace.id, ifETag: nil, changes: UserChanges(isActive: false), effects: .none, now: server.clock.now()
+                id: grace.id, ifETag: nil, changes: UserChanges(isActive: false), effects: .none,
+                now: server.clock.now()
             )
             let gone = try await server.makeUser(email: "gone@math.test", firstName: "Gone", lastName: "Away")
             _ = try await server.store.deleteUser(id: gone.id, ifETag: nil, effects: .none, now: server.clock.now())
@@ -53,9 +55,23 @@ struct ListUsersTests {
             #expect(try await ids(.with { $0.query = "alan" }) == ([alan.id], 1))
             // LIKE wildcards are literal.
             #expect(try await ids(.with { $0.query = "%" }).1 == 0)
-            #expect(try await ids(.with { $0.query = "math"; $0.showDeleted = true }) == ([ada.id, gone.id], 2))
-            #expect(try await ids(.with { $0.role = .admin; $0.query = "test" }).0.contains(alan.id))
-            #expect(try await ids(.with { $0.role = .admin; $0.query = "test" }).0.contains(ada.id) == false)
+            #expect(
+                try await ids(
+                    .with {
+                        $0.query = "math"; $0.showDeleted = true
+                    }) == ([ada.id, gone.id], 2))
+            #expect(
+                try await ids(
+                    .with {
+                        $0.role = .admin; $0.query = "test"
+                    }
+                ).0.contains(alan.id))
+            #expect(
+                try await ids(
+                    .with {
+                        $0.role = .admin; $0.query = "test"
+                    }
+                ).0.contains(ada.id) == false)
             #expect(try await ids(.with { $0.activeFilter = false }) == ([grace.id], 1))
             let active = try await ids(.with { $0.activeFilter = true })
             #expect(active.0.contains(ada.id) && !active.0.contains(grace.id) && !active.0.contains(gone.id))
@@ -63,7 +79,10 @@ struct ListUsersTests {
             let all = try await ids(.init())
             #expect(all.1 == 5)
             #expect(all.0.count == 5)
-            let deleted = try await server.users.listUsers(.with { $0.showDeleted = true; $0.query = "gone" }, metadata: .bearer(token))
+            let deleted = try await server.users.listUsers(
+                .with {
+                    $0.showDeleted = true; $0.query = "gone"
+                }, metadata: .bearer(token))
             #expect(deleted.users.first?.deleted == true)
         }
     }
@@ -78,7 +97,9 @@ struct ListUsersTests {
             }
             func emails(_ orderBy: String) async throws -> [String] {
                 try await server.users.listUsers(
-                    .with { $0.query = "order.test"; $0.orderBy = orderBy }, metadata: .bearer(token)
+                    .with {
+                        $0.query = "order.test"; $0.orderBy = orderBy
+                    }, metadata: .bearer(token)
                 ).users.map(\.email)
             }
             #expect(try await emails("") == ["carol@order.test", "alice@order.test", "bob@order.test"])
@@ -106,14 +127,17 @@ struct ListUsersTests {
             var initial: [UserRecord] = []
             for _ in 0..<30 { initial.append(try await server.makeUser()) }
             let victims = Set(initial.shuffled().prefix(4).map(\.id))
-            let startIDs = Set(try await Self.allPages(server, token: token, request: .with { $0.pageSize = 500 }).map(\.id))
+            let startIDs = Set(
+                try await Self.allPages(server, token: token, request: .with { $0.pageSize = 500 }).map(\.id))
             let inserter = Task {
                 for _ in 0..<20 { try await server.makeUser() }
             }
             let listed = try await Self.allPages(
                 server,
                 token: token,
-                request: .with { $0.pageSize = 4; $0.orderBy = orderBy }
+                request: .with {
+                    $0.pageSize = 4; $0.orderBy = orderBy
+                }
             ) { page in
                 // Insert between pages too (deterministically), and delete some users not yet seen.
                 try await server.makeUser()
@@ -121,7 +145,8 @@ struct ListUsersTests {
                 try await server.makeUser(email: "zzz-\(page)@classy.test")
                 if page == 1 {
                     for id in victims {
-                        _ = try await server.store.deleteUser(id: id, ifETag: nil, effects: .none, now: server.clock.now())
+                        _ = try await server.store.deleteUser(
+                            id: id, ifETag: nil, effects: .none, now: server.clock.now())
                     }
                 }
             }
@@ -145,7 +170,9 @@ struct ListUsersTests {
             #expect(!first.nextPageToken.isEmpty)
             let error = await expectRPCError(.invalidArgument, .invalidField) {
                 _ = try await server.users.listUsers(
-                    .with { $0.pageSize = 2; $0.orderBy = "email"; $0.pageToken = first.nextPageToken },
+                    .with {
+                        $0.pageSize = 2; $0.orderBy = "email"; $0.pageToken = first.nextPageToken
+                    },
                     metadata: .bearer(token)
                 )
             }
@@ -159,7 +186,9 @@ struct ListUsersTests {
             #expect(tooBig?.fieldViolations.map(\.field) == ["page_size"])
             // The last page has no next token.
             let last = try await server.users.listUsers(
-                .with { $0.pageSize = 3; $0.pageToken = first.nextPageToken }, metadata: .bearer(token)
+                .with {
+                    $0.pageSize = 3; $0.pageToken = first.nextPageToken
+                }, metadata: .bearer(token)
             )
             #expect(last.users.count == 3)
             #expect(last.nextPageToken.isEmpty)

@@ -63,12 +63,15 @@ struct NotificationTests {
                 .with { $0.notificationIds = [mine[4].id] }, metadata: .bearer(token)
             )
             #expect(again.updatedCount == 0)
-            let unread = try await server.users.listNotifications(.with { $0.unreadOnly = true }, metadata: .bearer(token))
+            let unread = try await server.users.listNotifications(
+                .with { $0.unreadOnly = true }, metadata: .bearer(token))
             #expect(unread.notifications.map(\.title) == ["n4", "n3", "n1"])
             #expect(unread.unreadCount == 3)
             // A token of the unread-only listing is not valid for the full listing.
             let unreadPage = try await server.users.listNotifications(
-                .with { $0.unreadOnly = true; $0.pageSize = 1 }, metadata: .bearer(token)
+                .with {
+                    $0.unreadOnly = true; $0.pageSize = 1
+                }, metadata: .bearer(token)
             )
             await expectRPCError(.invalidArgument, .invalidField) {
                 _ = try await server.users.listNotifications(
@@ -90,7 +93,11 @@ struct NotificationTests {
             let cases: [(Classy_Users_V1_MarkNotificationsReadRequest, String)] = [
                 (.init(), "notification_ids"),
                 (.with { $0.notificationIds = ["x"] }, "notification_ids[0]"),
-                (.with { $0.all = true; $0.notificationIds = [UUID().uuidString] }, "notification_ids"),
+                (
+                    .with {
+                        $0.all = true; $0.notificationIds = [UUID().uuidString]
+                    }, "notification_ids"
+                ),
             ]
             for (request, field) in cases {
                 let error = await expectRPCError(.invalidArgument, .invalidField) {
@@ -135,7 +142,8 @@ struct NotificationTests {
 
     @Test("a watch resumes by cursor across a server restart")
     func watchAcrossRestart() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-users-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "classy-users-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("classy.sqlite").path
@@ -217,10 +225,13 @@ struct NotificationTests {
             let (admin, superToken, _) = try await server.signIn(role: .superAdmin)
             let (user, token, _) = try await server.signIn(role: .user)
             _ = try await server.users.updateUser(
-                .change(user, ["role", "last_name"]) { $0.role = .admin; $0.lastName = "Promoted" },
+                .change(user, ["role", "last_name"]) {
+                    $0.role = .admin; $0.lastName = "Promoted"
+                },
                 metadata: .bearer(superToken)
             )
-            let notifications = try await server.users.listNotifications(.init(), metadata: .bearer(token)).notifications
+            let notifications = try await server.users.listNotifications(.init(), metadata: .bearer(token))
+                .notifications
             #expect(Set(notifications.map(\.kind)) == [.roleChanged, .profileUpdated])
             let role = try #require(notifications.first { $0.kind == .roleChanged })
             #expect(role.data == ["previous_role": "user", "role": "admin"])

@@ -48,7 +48,9 @@ struct ProfileTests {
             await expectRPCError(.aborted, .etagMismatch) {
                 _ = try await server.users.updateMe(
                     .with {
-                        $0.user = .with { $0.etag = user.etag; $0.lastName = "Hopper" }
+                        $0.user = .with {
+                            $0.etag = user.etag; $0.lastName = "Hopper"
+                        }
                         $0.updateMask = .with { $0.paths = ["last_name"] }
                     },
                     metadata: .bearer(token)
@@ -85,7 +87,9 @@ struct ProfileTests {
             let long = await expectRPCError(.invalidArgument, .invalidField) {
                 _ = try await server.users.updateMe(
                     .with {
-                        $0.user = .with { $0.etag = user.etag; $0.lastName = String(repeating: "x", count: 101) }
+                        $0.user = .with {
+                            $0.etag = user.etag; $0.lastName = String(repeating: "x", count: 101)
+                        }
                         $0.updateMask = .with { $0.paths = ["last_name"] }
                     },
                     metadata: .bearer(token)
@@ -98,7 +102,9 @@ struct ProfileTests {
             let wrongID = await expectRPCError(.invalidArgument, .invalidField) {
                 _ = try await server.users.updateMe(
                     .with {
-                        $0.user = .with { $0.id = other.id; $0.etag = other.etag; $0.firstName = "X" }
+                        $0.user = .with {
+                            $0.id = other.id; $0.etag = other.etag; $0.firstName = "X"
+                        }
                         $0.updateMask = .with { $0.paths = ["first_name"] }
                     },
                     metadata: .bearer(token)
@@ -121,7 +127,9 @@ struct ProfileTests {
                         do {
                             let updated = try await server.users.updateMe(
                                 .with {
-                                    $0.user = .with { $0.etag = user.etag; $0.firstName = "Writer \(index)" }
+                                    $0.user = .with {
+                                        $0.etag = user.etag; $0.firstName = "Writer \(index)"
+                                    }
                                     $0.updateMask = .with { $0.paths = ["first_name"] }
                                 },
                                 metadata: .bearer(token)
@@ -148,7 +156,9 @@ struct ProfileTests {
             let (user, token, sessionID) = try await server.signIn(role: .user)
             _ = try await server.users.updateMe(
                 .with {
-                    $0.user = .with { $0.etag = user.etag; $0.firstName = "Grace"; $0.lastName = "Hopper" }
+                    $0.user = .with {
+                        $0.etag = user.etag; $0.firstName = "Grace"; $0.lastName = "Hopper"
+                    }
                     $0.updateMask = .with { $0.paths = ["first_name", "last_name"] }
                 },
                 metadata: .bearer(token)

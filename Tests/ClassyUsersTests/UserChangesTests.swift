@@ -21,7 +21,9 @@ struct UserChangesTests {
         var cursor = cursor
         for _ in 0..<1000 {
             let page = try await server.users.listUserChanges(
-                .with { $0.sinceCursor = cursor; $0.pageSize = pageSize }, metadata: .bearer(token)
+                .with {
+                    $0.sinceCursor = cursor; $0.pageSize = pageSize
+                }, metadata: .bearer(token)
             )
             #expect(page.changes.count <= Int(pageSize))
             changes += page.changes
@@ -50,7 +52,9 @@ struct UserChangesTests {
                 .change(kept, ["first_name"]) { $0.firstName = "Kept v2" }, metadata: .bearer(adminToken)
             )
             _ = try await server.users.deleteUser(
-                .with { $0.userID = removed.id; $0.etag = removed.etag }, metadata: .bearer(adminToken)
+                .with {
+                    $0.userID = removed.id; $0.etag = removed.etag
+                }, metadata: .bearer(adminToken)
             )
             _ = try await server.store.deleteUser(id: born.id, ifETag: nil, effects: .none, now: server.clock.now())
 
@@ -67,7 +71,8 @@ struct UserChangesTests {
                     #expect(tombstone.user.email.isEmpty, "a tombstone carries no profile data")
                 }
                 // Nothing new: the same cursor again, no changes.
-                let again = try await server.users.listUserChanges(.with { $0.sinceCursor = end }, metadata: .bearer(token))
+                let again = try await server.users.listUserChanges(
+                    .with { $0.sinceCursor = end }, metadata: .bearer(token))
                 #expect(again.changes.isEmpty)
                 #expect(!again.hasMore_p)
                 #expect(again.nextCursor == end)
@@ -83,15 +88,19 @@ struct UserChangesTests {
             // A user's next cursor moves past everyone's changes, not just to their own record's.
             let first = try await Self.drain(server, token: token, from: "", cursorIsLastChange: false)
             #expect(first.changes.map(\.user.id) == [user.id])
-            let quiet = try await server.users.listUserChanges(.with { $0.sinceCursor = first.cursor }, metadata: .bearer(token))
+            let quiet = try await server.users.listUserChanges(
+                .with { $0.sinceCursor = first.cursor }, metadata: .bearer(token))
             #expect(quiet.changes.isEmpty)
             // Other users' changes move nothing into this user's feed.
             try await server.makeUser()
-            let stillQuiet = try await server.users.listUserChanges(.with { $0.sinceCursor = quiet.nextCursor }, metadata: .bearer(token))
+            let stillQuiet = try await server.users.listUserChanges(
+                .with { $0.sinceCursor = quiet.nextCursor }, metadata: .bearer(token))
             #expect(stillQuiet.changes.isEmpty)
             _ = try await server.users.updateMe(
                 .with {
-                    $0.user = .with { $0.etag = user.etag; $0.firstName = "Changed" }
+                    $0.user = .with {
+                        $0.etag = user.etag; $0.firstName = "Changed"
+                    }
                     $0.updateMask = .with { $0.paths = ["first_name"] }
                 },
                 metadata: .bearer(token)
@@ -106,7 +115,8 @@ struct UserChangesTests {
 
     @Test("cursors survive a restart; forged cursors are INVALID_FIELD")
     func cursorsAcrossRestart() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("classy-users-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "classy-users-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("classy.sqlite").path
@@ -123,11 +133,13 @@ struct UserChangesTests {
             // Exactly the user created after the cursor was taken, before the restart.
             #expect(changes.map(\.user.id) == [known])
             let forged = await expectRPCError(.invalidArgument, .invalidField) {
-                _ = try await server.users.listUserChanges(.with { $0.sinceCursor = "eyJzZXF1ZW5jZSI6LTF9" }, metadata: .bearer(token))
+                _ = try await server.users.listUserChanges(
+                    .with { $0.sinceCursor = "eyJzZXF1ZW5jZSI6LTF9" }, metadata: .bearer(token))
             }
             #expect(forged?.fieldViolations.map(\.field) == ["since_cursor"])
             await expectRPCError(.invalidArgument, .invalidField) {
-                _ = try await server.users.listUserChanges(.with { $0.sinceCursor = "garbage!" }, metadata: .bearer(token))
+                _ = try await server.users.listUserChanges(
+                    .with { $0.sinceCursor = "garbage!" }, metadata: .bearer(token))
             }
         }
     }
