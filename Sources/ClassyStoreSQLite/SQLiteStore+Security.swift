@@ -222,17 +222,9 @@ extension SQLiteStore {
 
     /// Returns the active block of exactly this address.
     public func activeBlock(ipAddress: String, now: Date) async throws -> BlockedIPRecord? {
-        try checkOpen()
-        if let cached = securityCache.ipState(ipAddress), !cached.hasOpenBlock { return nil }
-        let generation = securityCache.blockGeneration
-        let (ipState, block) = try await readStatement { db in
-            let ipState = try Self.fetchIPState(ipAddress: ipAddress, in: db)
-            return (
-                ipState, ipState.hasOpenBlock ? try Self.fetchActiveBlock(ipAddress: ipAddress, now: now, in: db) : nil
-            )
-        }
-        securityCache.storeIPState(ipState, key: ipAddress, generation: generation)
-        return block
+        // Without an open block none is in force at any time; an open one may have expired at `now`.
+        guard try await ipState(ipAddress).hasOpenBlock else { return nil }
+        return try await readStatement { db in try Self.fetchActiveBlock(ipAddress: ipAddress, now: now, in: db) }
     }
 
     /// Returns every block in force at `now`.
@@ -261,12 +253,17 @@ extension SQLiteStore {
             }
         }
         // Every block ever (the block epoch Login counts under): the cached IP state has it.
+        return try await ipState(ipAddress).blockCount
+    }
+
+    /// An address's block state, from the security cache or in one read that fills it.
+    private func ipState(_ ipAddress: String) async throws -> SecurityStateCache.IPState {
         try checkOpen()
-        if let cached = securityCache.ipState(ipAddress) { return cached.blockCount }
+        if let cached = securityCache.ipState(ipAddress) { return cached }
         let generation = securityCache.blockGeneration
         let ipState = try await readStatement { db in try Self.fetchIPState(ipAddress: ipAddress, in: db) }
         securityCache.storeIPState(ipState, key: ipAddress, generation: generation)
-        return ipState.blockCount
+        return ipState
     }
 
     /// Lists blocks, newest first.

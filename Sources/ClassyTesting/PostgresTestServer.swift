@@ -98,10 +98,10 @@ public final class PostgresTestServer: Sendable {
         let server = try await offThePool { try start() }
         do {
             let result = try await body(server)
-            await offThePool { server.destroy() }
+            try? await offThePool { server.destroy() }  // destroy() does not throw
             return result
         } catch {
-            await offThePool { server.destroy() }
+            try? await offThePool { server.destroy() }
             throw error
         }
     }
@@ -110,16 +110,6 @@ public final class PostgresTestServer: Sendable {
     static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
-    }
-
-    /// Runs `body` on a thread of its own.
-    static func offThePool(_ body: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { continuation in
-            Thread {
-                body()
-                continuation.resume()
-            }.start()
         }
     }
 
