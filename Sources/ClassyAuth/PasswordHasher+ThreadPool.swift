@@ -176,10 +176,16 @@ extension PasswordHashingPool: TaskExecutor {
 }
 
 extension PasswordHashingPool {
-    /// Names the calling thread, as `top -H` and `/proc/<pid>/task/<tid>/comm` show it. Foundation passes a name to
-    /// the system only when it is set on the thread itself, and Linux refuses names over 15 bytes.
+    /// Names the calling thread, as `top -H` and `/proc/<pid>/task/<tid>/comm` show it (Linux keeps 15 bytes).
+    ///
+    /// Foundation's `Thread.name` reaches the system only once the starting thread has recorded the new thread's
+    /// handle, which races with the new thread naming itself; glibc's `pthread_setname_np` does not, but is declared
+    /// for `_GNU_SOURCE` only, so it is looked up at run time.
     static func nameCurrentThread(_ name: String) {
-        Thread.current.name = String(decoding: name.utf8.prefix(15), as: UTF8.self)
+        typealias SetName = @convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32
+        guard let symbol = dlsym(nil, "pthread_setname_np") else { return }
+        let setName = unsafeBitCast(symbol, to: SetName.self)
+        _ = String(decoding: name.utf8.prefix(15), as: UTF8.self).withCString { setName(pthread_self(), $0) }
     }
 
     /// The blocking jobs and task steps waiting for a thread, and the threads not yet exited.
