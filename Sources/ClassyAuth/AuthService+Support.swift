@@ -66,19 +66,15 @@ extension AuthService {
         return (session, pair)
     }
 
-    /// A NEW_SIGN_IN notification when the user already has sessions but none from this device.
+    /// The NEW_SIGN_IN notification of a sign-in, which the store keeps only when the user already has active
+    /// sessions but none from this device (a first sign-in and one from a device with an active session are not
+    /// news).
     func newDeviceNotification(
         for user: UserRecord,
         client: ClientDetails,
         ipAddress: String,
         now: Date
-    ) async throws -> NewNotification? {
-        let device = SessionDevice(
-            deviceName: client.deviceName, platform: client.platform, userAgent: client.userAgent)
-        // A first sign-in and a sign-in from a device with an active session are not news.
-        guard try await store.deviceSighting(userID: user.id, device: device, now: now) == .newDevice else {
-            return nil
-        }
+    ) -> NewNotification {
         let deviceLabel = client.deviceName.isEmpty ? "a new device" : client.deviceName
         return NewNotification(
             userID: user.id,

@@ -132,12 +132,10 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
 
         let now = clock.now()
         let (session, pair) = try newSession(for: user, client: client, ipAddress: ipAddress, now: now)
-        var effects = StoreEffects()
-        if let notification = try await newDeviceNotification(for: user, client: client, ipAddress: ipAddress, now: now)
-        {
-            effects.notify(notification)
-        }
-        var signedIn = try await guardian.recordSuccess(attempt, session: session, effects: effects)
+        var signedIn = try await guardian.recordSuccess(
+            attempt, session: session, effects: StoreEffects(),
+            newDeviceNotification: newDeviceNotification(for: user, client: client, ipAddress: ipAddress, now: now)
+        )
         if passwordHasher.needsRehash(user.passwordHash) {
             // Parameters were raised since this hash was made: upgrade it while we hold the password.
             let upgraded = try await passwordHasher.hash(request.password)

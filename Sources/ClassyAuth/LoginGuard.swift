@@ -8,7 +8,7 @@ import Synchronization
 /// Who is trying to log in, as the brute-force defence sees it.
 ///
 /// Pass the same value to ``LoginGuard/admit(_:)`` and then to ``LoginGuard/recordFailure(_:reason:userID:)``
-/// or ``LoginGuard/recordSuccess(_:session:effects:)``: it carries what admission counted to the outcome.
+/// or ``LoginGuard/recordSuccess(_:session:effects:newDeviceNotification:)``: it carries what admission counted to the outcome.
 public struct LoginContext: Sendable {
     /// The normalised email tried.
     public var email: String
@@ -114,7 +114,7 @@ final class LoginAdmission: Sendable {
 /// Applies the brute-force policy around Login and records every attempt with its security event.
 ///
 /// Login calls ``admit(_:)`` before it looks at the password, then exactly one of
-/// ``recordFailure(_:reason:userID:)`` or ``recordSuccess(_:session:effects:)``. If ``admit(_:)`` throws, the
+/// ``recordFailure(_:reason:userID:)`` or ``recordSuccess(_:session:effects:newDeviceNotification:)``. If ``admit(_:)`` throws, the
 /// refused attempt is already recorded (a later ``recordFailure(_:reason:userID:)`` with the same context does
 /// nothing).
 ///
@@ -313,11 +313,13 @@ public struct LoginGuard: Sendable {
     /// Stores the new session and the successful attempt in one transaction; returns the updated user.
     ///
     /// The store resets the email's failure counter and un-counts the IP attempt counted at admission in that
-    /// same transaction.
+    /// same transaction, and stores `newDeviceNotification` with `effects` if the session is the user's first
+    /// active one from its device while others are active.
     public func recordSuccess(
         _ context: LoginContext,
         session: SessionRecord,
-        effects: StoreEffects
+        effects: StoreEffects,
+        newDeviceNotification: NewNotification? = nil
     ) async throws -> UserRecord {
         _ = context.admission.settle()
         let attempt = attemptRecord(
@@ -326,7 +328,7 @@ public struct LoginGuard: Sendable {
         let ip = context.admission.counted?.ip
         let user = try await store.recordSuccessfulLogin(
             session: session, attempt: attempt, ipSuccessKey: ip?.successesKey, window: policy.ip.window,
-            effects: Self.event(for: attempt).merging(effects)
+            effects: Self.event(for: attempt).merging(effects), newDeviceNotification: newDeviceNotification
         )
         context.admission.endInFlight()
         return user
@@ -398,45 +400,42 @@ public struct LoginGuard: Sendable {
         }
         let epoch = epoch ?? 0
         let keys = Self.ipCounterKeys(ipKey, epoch: epoch)
-        let successes = try await successesBeforeCounting(keys.successes, now: now)
         let emailFailures: Int
-        let ipAttempts: Int
+        let ipCounts: LoginFailureCounts
         if policy.email.window == policy.ip.window {
-            let counts = try await store.recordLoginFailure(
-                email: email, ipKey: keys.attempts, window: policy.email.window, now: now, attempt: nil,
-                effects: .none
+            ipCounts = try await store.recordLoginFailure(
+                email: email, ipKey: keys.attempts, ipSuccessesKey: keys.successes, window: policy.email.window,
+                now: now, attempt: nil, effects: .none
             )
-            emailFailures = counts.email
-            ipAttempts = counts.ip
+            emailFailures = ipCounts.email
         } else {
             emailFailures = try await store.recordLoginFailure(
                 email: email, ipKey: nil, window: policy.email.window, now: now, attempt: nil, effects: .none
             ).email
-            ipAttempts = try await store.recordLoginFailure(
-                email: nil, ipKey: keys.attempts, window: policy.ip.window, now: now, attempt: nil, effects: .none
-            ).ip
+            ipCounts = try await countIPAttempt(keys, now: now)
         }
-        let ip = ipCounters(ipKey, epoch: epoch, attempts: ipAttempts, successesBefore: successes)
+        let ip = ipCounters(ipKey, epoch: epoch, attempts: ipCounts.ip, successesBefore: ipCounts.ipSuccesses)
         return .init(email: email, emailFailures: emailFailures, previousLock: previousLock, ip: ip)
     }
 
     /// Pre-counts one attempt for the IP key alone (an attempt that waited counts its IP again).
     func countIP(_ ipKey: String, epoch: Int, now: Date) async throws -> LoginAdmission.IPCounters {
-        let keys = Self.ipCounterKeys(ipKey, epoch: epoch)
-        let successes = try await successesBeforeCounting(keys.successes, now: now)
-        let attempts = try await store.recordLoginFailure(
-            email: nil, ipKey: keys.attempts, window: policy.ip.window, now: now, attempt: nil, effects: .none
-        ).ip
-        return ipCounters(ipKey, epoch: epoch, attempts: attempts, successesBefore: successes)
+        let counts = try await countIPAttempt(Self.ipCounterKeys(ipKey, epoch: epoch), now: now)
+        return ipCounters(ipKey, epoch: epoch, attempts: counts.ip, successesBefore: counts.ipSuccesses)
     }
 
-    /// The IP key's successes (un-counted attempts), read *before* an attempt is counted.
+    /// Pre-counts one attempt under the IP key's attempts key, with the key's successes read *before* the count.
     ///
     /// Every success follows the count of its own attempt, so the successes read before a count all belong to
     /// attempts included in it: attempts minus these never under-states the failures. Read after the count, they
     /// could include un-counts of attempts counted later, and let one attempt too many through.
-    func successesBeforeCounting(_ key: String, now: Date) async throws -> Int {
-        try await store.loginFailureCounts(email: nil, ipKey: key, window: policy.ip.window, now: now).ip
+    private func countIPAttempt(
+        _ keys: (attempts: String, successes: String), now: Date
+    ) async throws -> LoginFailureCounts {
+        try await store.recordLoginFailure(
+            email: nil, ipKey: keys.attempts, ipSuccessesKey: keys.successes, window: policy.ip.window, now: now,
+            attempt: nil, effects: .none
+        )
     }
 
     /// The IP key's failures from its pre-counted attempts: successes only matter once attempts alone reach the

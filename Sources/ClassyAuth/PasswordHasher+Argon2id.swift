@@ -51,11 +51,14 @@ public struct Argon2idPasswordHasher: PasswordHasher {
     public let pool: PasswordHashingPool
     /// A hash of a random password made at start with ``parameters``; ``verifyDummy(password:)`` uses it.
     public let dummyHash: String
+    /// What every PHC string made with ``parameters`` looks like, for ``needsRehash(_:)``'s fast path.
+    private let currentShape: Argon2PHCString.Shape
 
     /// Creates a hasher and computes its dummy hash on `pool`.
     public init(parameters: Argon2Parameters = .owasp, pool: PasswordHashingPool = .shared) async throws {
         self.parameters = parameters
         self.pool = pool
+        self.currentShape = Argon2PHCString.Shape(parameters)
         let randomPassword = OpaqueToken.generate(bytes: 32)
         self.dummyHash = try await pool.run { try Self.hashBlocking(randomPassword, parameters: parameters) }
     }
@@ -73,6 +76,8 @@ public struct Argon2idPasswordHasher: PasswordHasher {
 
     /// True when `phc` is unreadable or was made with other parameters than ``parameters``.
     public func needsRehash(_ phc: String) -> Bool {
+        // Every sign-in asks: answer the common case without parsing (about 40 µs with the full parser).
+        if currentShape.matches(phc) { return false }
         guard let parsed = Argon2PHCString(phc) else { return true }
         return parsed.parameters != parameters || parsed.version != Argon2PHCString.currentVersion
     }

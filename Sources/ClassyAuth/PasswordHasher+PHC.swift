@@ -40,6 +40,47 @@ public struct Argon2PHCString: Sendable, Hashable {
         self.hash = hash
     }
 
+    /// The exact form of the PHC strings made with given parameters at ``currentVersion``: the same prefix
+    /// (`$argon2id$v=19$m=…,t=…,p=…$`), then unpadded base64 salt and hash of the lengths the parameters give.
+    struct Shape: Sendable {
+        private let prefix: [UInt8]
+        private let saltCharacters: Int
+        private let hashCharacters: Int
+
+        init(_ parameters: Argon2Parameters) {
+            let text =
+                "$argon2id$v=\(Argon2PHCString.currentVersion)$m=\(parameters.memoryKiB),"
+                + "t=\(parameters.iterations),p=\(parameters.parallelism)$"
+            prefix = Array(text.utf8)
+            saltCharacters = Self.base64Length(parameters.saltLength)
+            hashCharacters = Self.base64Length(parameters.hashLength)
+        }
+
+        /// True when `phc` has this shape: it then names these parameters, and its salt and hash decode to the
+        /// lengths they give (unpadded base64 of those lengths never ends in a lone character).
+        func matches(_ phc: String) -> Bool {
+            var utf8 = phc.utf8.makeIterator()
+            for byte in prefix where utf8.next() != byte { return false }
+            return Self.skipBase64(saltCharacters, &utf8) && utf8.next() == UInt8(ascii: "$")
+                && Self.skipBase64(hashCharacters, &utf8) && utf8.next() == nil
+        }
+
+        private static func base64Length(_ bytes: Int) -> Int { (bytes * 4 + 2) / 3 }
+
+        private static func skipBase64(_ count: Int, _ utf8: inout String.UTF8View.Iterator) -> Bool {
+            for _ in 0..<count {
+                guard let byte = utf8.next() else { return false }
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"):
+                    continue
+                default: return false
+                }
+            }
+            return true
+        }
+    }
+
     /// Decodes the unpadded standard base64 that PHC strings use.
     private static func decodeBase64(_ text: Substring) -> [UInt8]? {
         guard !text.contains("=") else { return nil }

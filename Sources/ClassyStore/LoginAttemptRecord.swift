@@ -93,10 +93,15 @@ public struct LoginFailureCounts: Sendable, Hashable {
     public var email: Int
     /// Failures for the IP key within the window, including this one (0 when no IP key was given).
     public var ip: Int
+    /// Entries under the `ipSuccessesKey` given to
+    /// ``SecurityStore/recordLoginFailure(email:ipKey:ipSuccessesKey:window:now:attempt:effects:)`` within the
+    /// window, read in the same transaction before this failure was counted (0 when none was given).
+    public var ipSuccesses: Int
 
     /// Creates failure counts.
-    public init(email: Int, ip: Int) {
+    public init(email: Int, ip: Int, ipSuccesses: Int = 0) {
         self.email = email
         self.ip = ip
+        self.ipSuccesses = ipSuccesses
     }
 }

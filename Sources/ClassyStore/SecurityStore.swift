@@ -25,9 +25,14 @@ public protocol SecurityStore: Sendable {
     /// the attempt's own record that follows before anyone is answered (SQLite: that group commits with
     /// `synchronous=NORMAL`; PostgreSQL: `synchronous_commit = off`). A process crash loses nothing; a power cut
     /// can lose only counts whose attempts were never answered.
+    ///
+    /// With `ipSuccessesKey`, the counts also carry the entries under that key within `window` (Login keeps an IP
+    /// key's successes there), read in the same transaction *before* this failure is counted: every success
+    /// follows the count of its own attempt, so all of them belong to attempts included in `ip`.
     func recordLoginFailure(
         email: String?,
         ipKey: String?,
+        ipSuccessesKey: String?,
         window: TimeInterval,
         now: Date,
         attempt: LoginAttemptRecord?,
@@ -44,12 +49,17 @@ public protocol SecurityStore: Sendable {
     /// counts one entry under `ipSuccessKey` when given (as ``recordLoginFailure(email:ipKey:window:now:attempt:effects:)``
     /// counts under an IP key, at the attempt's time, within `window`; Login keeps an IP's successes there) and
     /// stores the attempt and `effects`; returns the updated user.
+    ///
+    /// `newDeviceNotification` is stored with the effects only if, in the same transaction and before the session
+    /// is stored, ``SessionStore/deviceSighting(userID:device:now:)`` for the session's user, device and creation
+    /// time answers ``DeviceSighting/newDevice``.
     func recordSuccessfulLogin(
         session: SessionRecord,
         attempt: LoginAttemptRecord,
         ipSuccessKey: String?,
         window: TimeInterval,
-        effects: StoreEffects
+        effects: StoreEffects,
+        newDeviceNotification: NewNotification?
     ) async throws -> UserRecord
 
     /// Forgets the email's counted failures.
@@ -104,6 +114,35 @@ public protocol SecurityStore: Sendable {
 }
 
 extension SecurityStore {
+    /// Counts a failed login without reading an IP key's successes (see
+    /// ``recordLoginFailure(email:ipKey:ipSuccessesKey:window:now:attempt:effects:)``).
+    public func recordLoginFailure(
+        email: String?,
+        ipKey: String?,
+        window: TimeInterval,
+        now: Date,
+        attempt: LoginAttemptRecord?,
+        effects: StoreEffects
+    ) async throws -> LoginFailureCounts {
+        try await recordLoginFailure(
+            email: email, ipKey: ipKey, ipSuccessesKey: nil, window: window, now: now, attempt: attempt,
+            effects: effects)
+    }
+
+    /// Records a successful login with no new-device notification (see
+    /// ``recordSuccessfulLogin(session:attempt:ipSuccessKey:window:effects:newDeviceNotification:)``).
+    public func recordSuccessfulLogin(
+        session: SessionRecord,
+        attempt: LoginAttemptRecord,
+        ipSuccessKey: String?,
+        window: TimeInterval,
+        effects: StoreEffects
+    ) async throws -> UserRecord {
+        try await recordSuccessfulLogin(
+            session: session, attempt: attempt, ipSuccessKey: ipSuccessKey, window: window, effects: effects,
+            newDeviceNotification: nil)
+    }
+
     /// Records a successful login without counting an IP success.
     public func recordSuccessfulLogin(
         session: SessionRecord,

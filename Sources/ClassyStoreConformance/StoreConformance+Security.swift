@@ -73,6 +73,78 @@ extension StoreConformance {
         }
     }
 
+    /// A count given an IP successes key also returns the entries under it within the window, read before the
+    /// failure is counted, and leaves them as they were.
+    public static func successesReadBeforeCount(_ makeStore: @escaping StoreFactory) async throws {
+        try await withStore(makeStore) { store async throws in
+            let first = try await store.recordLoginFailure(
+                email: "reader@example.com", ipKey: "192.0.2.9#0", ipSuccessesKey: "ok:192.0.2.9#0", window: 900,
+                now: at(1), attempt: nil, effects: .none)
+            #expect(first == LoginFailureCounts(email: 1, ip: 1, ipSuccesses: 0))
+            let user = try await makeUser(store, email: "reader@example.com")
+            let session = makeSession(userID: user.id, refreshHash: "reader-r0", createTime: at(2))
+            _ = try await store.recordSuccessfulLogin(
+                session: session,
+                attempt: LoginAttemptRecord(
+                    email: "reader@example.com", ipAddress: "192.0.2.9", success: true, userID: user.id,
+                    sessionID: session.id, time: at(2)),
+                ipSuccessKey: "ok:192.0.2.9#0", window: 900, effects: .none)
+            let second = try await store.recordLoginFailure(
+                email: nil, ipKey: "192.0.2.9#0", ipSuccessesKey: "ok:192.0.2.9#0", window: 900, now: at(3),
+                attempt: nil, effects: .none)
+            #expect(second == LoginFailureCounts(email: 0, ip: 2, ipSuccesses: 1))
+            // Reading them counted nothing under the successes key.
+            let successes = try await store.loginFailureCounts(
+                email: nil, ipKey: "ok:192.0.2.9#0", window: 900, now: at(4))
+            #expect(successes.ip == 1)
+            // The window applies: by t+902.5 the success at t+2 has left it, the attempt at t+3 has not.
+            let late = try await store.recordLoginFailure(
+                email: nil, ipKey: "192.0.2.9#0", ipSuccessesKey: "ok:192.0.2.9#0", window: 900, now: at(902.5),
+                attempt: nil, effects: .none)
+            #expect(late == LoginFailureCounts(email: 0, ip: 2, ipSuccesses: 0))
+            // Without the key nothing is read.
+            let plain = try await store.recordLoginFailure(
+                email: nil, ipKey: "192.0.2.9#0", window: 900, now: at(903), attempt: nil, effects: .none)
+            #expect(plain.ipSuccesses == 0)
+        }
+    }
+
+    /// The new-device notification given to a successful login is stored only when the user has other active
+    /// sessions and none from the new session's device, judged before the new session is stored.
+    public static func newDeviceNotification(_ makeStore: @escaping StoreFactory) async throws {
+        try await withStore(makeStore) { store async throws in
+            let user = try await makeUser(store, email: "newdevice@example.com")
+            @Sendable func signIn(_ session: SessionRecord, at time: Date) async throws {
+                let notification = NewNotification(
+                    userID: user.id, kind: "NEW_SIGN_IN", title: "New sign-in", body: session.deviceName,
+                    createTime: time)
+                _ = try await store.recordSuccessfulLogin(
+                    session: session,
+                    attempt: LoginAttemptRecord(
+                        email: "newdevice@example.com", ipAddress: "192.0.2.10", success: true, userID: user.id,
+                        sessionID: session.id, time: time),
+                    ipSuccessKey: nil, window: 900, effects: .none, newDeviceNotification: notification)
+            }
+            // The first sign-in is not news (its own session does not count as another one).
+            try await signIn(makeSession(userID: user.id, refreshHash: "nd-1", createTime: at(1)), at: at(1))
+            #expect(try await store.unreadNotificationCount(userID: user.id) == 0)
+            // Nor is another one from the same device.
+            try await signIn(makeSession(userID: user.id, refreshHash: "nd-2", createTime: at(2)), at: at(2))
+            #expect(try await store.unreadNotificationCount(userID: user.id) == 0)
+            // A sign-in from another device while those are active is.
+            var phone = makeSession(userID: user.id, refreshHash: "nd-3", createTime: at(3))
+            phone.deviceName = "phone"
+            try await signIn(phone, at: at(3))
+            let stored = try await store.notifications(userID: user.id, after: 0, limit: 10)
+            #expect(stored.map(\.body) == ["phone"])
+            // Once every session expired, a sign-in from yet another device is a first sign-in again.
+            var tablet = makeSession(userID: user.id, refreshHash: "nd-4", createTime: at(8 * 24 * 3600))
+            tablet.deviceName = "tablet"
+            try await signIn(tablet, at: at(8 * 24 * 3600))
+            #expect(try await store.unreadNotificationCount(userID: user.id) == 1)
+        }
+    }
+
     /// A successful login stores the session, attempt and last login, and resets the email's counter.
     public static func successfulLogin(_ makeStore: @escaping StoreFactory) async throws {
         try await withStore(makeStore) { store async throws in

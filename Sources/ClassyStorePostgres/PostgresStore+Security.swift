@@ -15,6 +15,7 @@ extension PostgresStore {
     public func recordLoginFailure(
         email: String?,
         ipKey: String?,
+        ipSuccessesKey: String?,
         window: TimeInterval,
         now: Date,
         attempt: LoginAttemptRecord?,
@@ -22,12 +23,19 @@ extension PostgresStore {
     ) async throws -> LoginFailureCounts {
         let emailKey = email.map { Self.failureKey(email: $0) }
         let ipKey = ipKey.map { Self.failureKey(ip: $0) }
+        let successesKey = ipSuccessesKey.map { Self.failureKey(ip: $0) }
         // A bare count (before a password check) is always followed by the attempt's own durable record, whose
         // WAL flush covers this commit too.
         let deferDurability = attempt == nil && effects.isEmpty
         return try await write(effects: effects) { connection in
             if deferDurability { try await connection.exec("SET LOCAL synchronous_commit = off") }
             var counts = LoginFailureCounts(email: 0, ip: 0)
+            if let successesKey {
+                // Read before the count (and without its lock): every success committed by now follows the count
+                // of its own attempt, which the count below sees.
+                counts.ipSuccesses = try await Self.countEntries(
+                    key: successesKey, window: window, now: now, on: connection)
+            }
             if let emailKey {
                 counts.email = try await Self.countFailure(key: emailKey, window: window, now: now, on: connection)
             }
@@ -49,15 +57,10 @@ extension PostgresStore {
     {
         let emailKey = email.map { Self.failureKey(email: $0) }
         let ipKey = ipKey.map { Self.failureKey(ip: $0) }
-        let since = now.addingTimeInterval(-window).storageValue
         return try await read { connection in
             func count(_ key: String?) async throws -> Int {
                 guard let key else { return 0 }
-                return Int(
-                    try await connection.rows(
-                        "SELECT COUNT(*) FROM login_failures WHERE scope_key = \(key) AND time > \(since)"
-                    ).scalar(Int64.self) ?? 0
-                )
+                return try await Self.countEntries(key: key, window: window, now: now, on: connection)
             }
             return LoginFailureCounts(email: try await count(emailKey), ip: try await count(ipKey))
         }
@@ -70,11 +73,20 @@ extension PostgresStore {
         attempt: LoginAttemptRecord,
         ipSuccessKey: String?,
         window: TimeInterval,
-        effects: StoreEffects
+        effects: StoreEffects,
+        newDeviceNotification: NewNotification?
     ) async throws -> UserRecord {
         let emailKey = Self.failureKey(email: attempt.email)
         let successKey = ipSuccessKey.map { Self.failureKey(ip: $0) }
-        return try await write(effects: effects) { connection in
+        return try await write { connection in
+            var effects = effects
+            if let newDeviceNotification,
+                try await Self.deviceSighting(
+                    userID: session.userID, device: SessionDevice(session), now: session.createTime, on: connection)
+                    == .newDevice
+            {
+                effects.notify(newDeviceNotification)
+            }
             try await Self.insertSession(session, on: connection)
             try await Self.setLastLogin(userID: session.userID, time: attempt.time, on: connection)
             try await connection.lock(emailKey)
@@ -86,7 +98,7 @@ extension PostgresStore {
             guard let user = try await Self.fetchUser(id: session.userID, on: connection) else {
                 throw StoreError.notFound("user \(session.userID)")
             }
-            return user
+            return (user, effects)
         }
     }
 
@@ -309,6 +321,14 @@ extension PostgresStore {
         try await connection.lock(key)
         try await connection.exec("DELETE FROM login_failures WHERE scope_key = \(key) AND time <= \(since)")
         try await connection.exec("INSERT INTO login_failures (scope_key, time) VALUES (\(key), \(now.storageValue))")
+        return try await countEntries(key: key, window: window, now: now, on: connection)
+    }
+
+    /// The entries under `key` newer than `now - window`.
+    static func countEntries(
+        key: String, window: TimeInterval, now: Date, on connection: PostgresConnection
+    ) async throws -> Int {
+        let since = now.addingTimeInterval(-window).storageValue
         return Int(
             try await connection.rows(
                 "SELECT COUNT(*) FROM login_failures WHERE scope_key = \(key) AND time > \(since)"

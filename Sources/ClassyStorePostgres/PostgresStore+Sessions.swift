@@ -149,25 +149,31 @@ extension PostgresStore {
 
     /// Answers from the user's active sessions in one query.
     public func deviceSighting(userID: String, device: SessionDevice, now: Date) async throws -> DeviceSighting {
-        let code = try await read { connection in
-            try await connection.rows(
-                """
-                SELECT (CASE
-                    WHEN EXISTS (
-                        SELECT 1 FROM sessions
-                        WHERE user_id = \(userID) AND revoked_time IS NULL AND expire_time > \(now.storageValue)
-                            AND device_name = \(device.deviceName) AND platform = \(device.platform)
-                            AND user_agent = \(device.userAgent)
-                    ) THEN 2
-                    WHEN EXISTS (
-                        SELECT 1 FROM sessions
-                        WHERE user_id = \(userID) AND revoked_time IS NULL AND expire_time > \(now.storageValue)
-                    ) THEN 1
-                    ELSE 0
-                END)::bigint
-                """
-            ).scalar(Int64.self)
+        try await read { connection in
+            try await Self.deviceSighting(userID: userID, device: device, now: now, on: connection)
         }
+    }
+
+    static func deviceSighting(
+        userID: String, device: SessionDevice, now: Date, on connection: PostgresConnection
+    ) async throws -> DeviceSighting {
+        let code = try await connection.rows(
+            """
+            SELECT (CASE
+                WHEN EXISTS (
+                    SELECT 1 FROM sessions
+                    WHERE user_id = \(userID) AND revoked_time IS NULL AND expire_time > \(now.storageValue)
+                        AND device_name = \(device.deviceName) AND platform = \(device.platform)
+                        AND user_agent = \(device.userAgent)
+                ) THEN 2
+                WHEN EXISTS (
+                    SELECT 1 FROM sessions
+                    WHERE user_id = \(userID) AND revoked_time IS NULL AND expire_time > \(now.storageValue)
+                ) THEN 1
+                ELSE 0
+            END)::bigint
+            """
+        ).scalar(Int64.self)
         return code.flatMap { DeviceSighting(rawValue: Int($0)) } ?? .noActiveSessions
     }
 

@@ -14,6 +14,7 @@ extension SQLiteStore {
     public func recordLoginFailure(
         email: String?,
         ipKey: String?,
+        ipSuccessesKey: String?,
         window: TimeInterval,
         now: Date,
         attempt: LoginAttemptRecord?,
@@ -21,11 +22,15 @@ extension SQLiteStore {
     ) async throws -> LoginFailureCounts {
         let emailKey = email.map { Self.failureKey(email: $0) }
         let ipKey = ipKey.map { Self.failureKey(ip: $0) }
+        let successesKey = ipSuccessesKey.map { Self.failureKey(ip: $0) }
         // A bare count (before a password check) is always followed by the attempt's own durable record.
         let durability: GroupCommit.Durability =
             attempt == nil && effects.isEmpty ? .withNextDurableCommit : .immediate
         return try await write(effects: effects, durability: durability) { db in
             var counts = LoginFailureCounts(email: 0, ip: 0)
+            if let successesKey {
+                counts.ipSuccesses = try Self.countEntries(key: successesKey, window: window, now: now, in: db)
+            }
             if let emailKey {
                 counts.email = try Self.countFailure(key: emailKey, window: window, now: now, in: db)
             }
@@ -47,15 +52,10 @@ extension SQLiteStore {
     {
         let emailKey = email.map { Self.failureKey(email: $0) }
         let ipKey = ipKey.map { Self.failureKey(ip: $0) }
-        let since = now.addingTimeInterval(-window).storageValue
         @Sendable func counts(_ db: Database) throws -> LoginFailureCounts {
             func count(_ key: String?) throws -> Int {
                 guard let key else { return 0 }
-                return try Int.fetchOne(
-                    try db.cachedStatement(
-                        sql: "SELECT COUNT(*) FROM login_failures WHERE scope_key = ? AND time > ?"),
-                    arguments: [key, since]
-                ) ?? 0
+                return try Self.countEntries(key: key, window: window, now: now, in: db)
             }
             return LoginFailureCounts(email: try count(emailKey), ip: try count(ipKey))
         }
@@ -71,11 +71,16 @@ extension SQLiteStore {
         attempt: LoginAttemptRecord,
         ipSuccessKey: String?,
         window: TimeInterval,
-        effects: StoreEffects
+        effects: StoreEffects,
+        newDeviceNotification: NewNotification?
     ) async throws -> UserRecord {
         let emailKey = Self.failureKey(email: attempt.email)
         let successKey = ipSuccessKey.map { Self.failureKey(ip: $0) }
-        return try await write(effects: effects) { db in
+        return try await write { db in
+            var effects = effects
+            if let newDeviceNotification, try Self.isNewDevice(for: session, in: db) {
+                effects.notify(newDeviceNotification)
+            }
             try Self.insertSession(session, in: db)
             try Self.setLastLogin(userID: session.userID, time: attempt.time, in: db)
             try db.cachedStatement(sql: "DELETE FROM login_failures WHERE scope_key = ?").execute(arguments: [emailKey])
@@ -86,7 +91,7 @@ extension SQLiteStore {
             guard let user = try Self.fetchUser(id: session.userID, in: db) else {
                 throw StoreError.notFound("user \(session.userID)")
             }
-            return user
+            return (user, effects)
         }
     }
 
@@ -328,10 +333,15 @@ extension SQLiteStore {
         ).execute(
             arguments: [key, now.storageValue]
         )
-        return try Int.fetchOne(
+        return try countEntries(key: key, window: window, now: now, in: db)
+    }
+
+    /// The entries under `key` newer than `now - window`.
+    static func countEntries(key: String, window: TimeInterval, now: Date, in db: Database) throws -> Int {
+        try Int.fetchOne(
             try db.cachedStatement(
                 sql: "SELECT COUNT(*) FROM login_failures WHERE scope_key = ? AND time > ?"),
-            arguments: [key, since]
+            arguments: [key, now.addingTimeInterval(-window).storageValue]
         ) ?? 0
     }
 

@@ -174,16 +174,29 @@ extension SQLiteStore {
 
     /// Answers from the user's active-session index in one query.
     public func deviceSighting(userID: String, device: SessionDevice, now: Date) async throws -> DeviceSighting {
-        let code = try await readStatement { db in
-            try Int.fetchOne(
-                try db.cachedStatement(sql: SessionDeviceSQL.sighting),
-                arguments: [
-                    userID, now.storageValue, device.deviceName, device.platform, device.userAgent, userID,
-                    now.storageValue,
-                ]
-            )
-        }
+        try await readStatement { db in try Self.deviceSighting(userID: userID, device: device, now: now, in: db) }
+    }
+
+    static func deviceSighting(
+        userID: String, device: SessionDevice, now: Date, in db: Database
+    ) throws
+        -> DeviceSighting
+    {
+        let code = try Int.fetchOne(
+            try db.cachedStatement(sql: SessionDeviceSQL.sighting),
+            arguments: [
+                userID, now.storageValue, device.deviceName, device.platform, device.userAgent, userID,
+                now.storageValue,
+            ]
+        )
         return code.flatMap(DeviceSighting.init(rawValue:)) ?? .noActiveSessions
+    }
+
+    /// Whether `session`, not stored yet, is its user's first active session from its device while others are
+    /// active (``DeviceSighting/newDevice`` at its creation time).
+    static func isNewDevice(for session: SessionRecord, in db: Database) throws -> Bool {
+        try deviceSighting(userID: session.userID, device: SessionDevice(session), now: session.createTime, in: db)
+            == .newDevice
     }
 
     /// Counts active sessions of a user, or of everyone.

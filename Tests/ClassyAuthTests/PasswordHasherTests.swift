@@ -61,6 +61,36 @@ struct PasswordHasherTests {
         #expect(try await strongerHasher.verify("a password", against: phc))
     }
 
+    @Test("needsRehash answers as the full parser does for near misses of the current form")
+    func needsRehashNearMisses() async throws {
+        let hasher = try await Argon2idPasswordHasher(parameters: fastArgon2)
+        let phc = try await hasher.hash("a password")
+        let fields = phc.split(separator: "$", omittingEmptySubsequences: false).map(String.init)
+        let (salt, hash) = (fields[4], fields[5])
+        let prefix = "$argon2id$v=19$m=\(fastArgon2.memoryKiB),t=\(fastArgon2.iterations),p=1$"
+        #expect(phc == prefix + salt + "$" + hash)
+        let oldVersion = "$argon2id$v=16$m=\(fastArgon2.memoryKiB),t=\(fastArgon2.iterations),p=1$"
+        let shortSalt = String(salt.dropLast())
+        let shortHash = String(hash.dropLast())
+        var candidates: [String] = [phc, oldVersion + salt + "$" + hash, prefix, ""]
+        candidates.append(prefix + salt + "$" + hash + "x")
+        candidates.append(prefix + salt + "$" + shortHash)
+        candidates.append(prefix + salt + "A$" + hash)
+        candidates.append(prefix + shortSalt + "$" + hash)
+        candidates.append(prefix + salt + "$" + shortHash + "!")
+        candidates.append(prefix + salt + "$" + shortHash + "=")
+        candidates.append(prefix + salt + salt + "$" + hash)
+        candidates.append(prefix + salt + "$" + hash + hash)
+        candidates.append(prefix + salt + hash)
+        for candidate in candidates {
+            let parsed = Argon2PHCString(candidate)
+            let expected = parsed.map { $0.parameters != fastArgon2 || $0.version != 19 } ?? true
+            #expect(hasher.needsRehash(candidate) == expected, "\(candidate)")
+        }
+        #expect(!hasher.needsRehash(phc))
+        #expect(hasher.needsRehash(prefix + salt + "$" + shortHash + "!"))
+    }
+
     @Test("a malformed stored hash throws instead of answering")
     func malformedHash() async throws {
         let hasher = try await Argon2idPasswordHasher(parameters: fastArgon2)
