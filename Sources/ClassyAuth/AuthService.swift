@@ -115,7 +115,7 @@ public struct AuthService: Classy_Auth_V1_AuthService.SimpleServiceProtocol {
         try await guardian.admit(attempt)
 
         let invalid = ClassyError(.invalidCredentials, "wrong email or password")
-        guard let user = try await store.user(email: email) else {
+        guard let user = try await guardian.account(for: attempt) else {
             // Same cost as a real verification, so timing does not tell which emails exist.
             await passwordHasher.verifyDummy(password: request.password)
             try await guardian.recordFailure(attempt, reason: .invalidCredentials, userID: nil)

@@ -41,6 +41,9 @@ final class LoginAdmission: Sendable {
         var previousLock: AccountLockRecord?
         /// The IP counting state, `nil` when the IP is not counted (allow-listed or not an address).
         var ip: IPCounters?
+        /// The email's account as the pre-count read it (`.some(nil)`: no such account), `nil` once it may be
+        /// out of date (the attempt waited at admission).
+        var account: UserRecord??
     }
 
     /// Where an IP key's failures and successes are counted.
@@ -68,6 +71,9 @@ final class LoginAdmission: Sendable {
     private let state = Mutex(State())
 
     var counted: Counted? { state.withLock { $0.counted } }
+
+    /// The email's account as admission read it, `nil` when it did not or the read may be out of date.
+    var account: UserRecord?? { state.withLock { $0.counted?.account } }
 
     func admitted(_ counted: Counted) {
         state.withLock { $0.counted = counted }
@@ -187,6 +193,8 @@ public struct LoginGuard: Sendable {
         var counted = try await count(email: email, ipKey: ipKey, epoch: epoch, previousLock: lock, now: now)
         if let ip = counted.ip, policy.admission(emailFailures: nil, ipFailures: ip.failures) == .overIPLimit {
             counted.ip = try await admitOverIPLimit(context, ip, now: now)
+            // It may have waited for seconds: the account is read again when it is needed.
+            counted.account = nil
         }
         // The IP key's count was settled above (admitted within its limit, or refused): only the email's is left.
         switch policy.admission(emailFailures: counted.emailFailures, ipFailures: nil) {
@@ -392,30 +400,39 @@ public struct LoginGuard: Sendable {
     ) async throws
         -> LoginAdmission.Counted
     {
+        // The pre-count also reads the email's account (Login needs it next), in the same transaction.
         guard let ipKey else {
-            let emailFailures = try await store.recordLoginFailure(
-                email: email, ipKey: nil, window: policy.email.window, now: now, attempt: nil, effects: .none
-            ).email
-            return .init(email: email, emailFailures: emailFailures, previousLock: previousLock, ip: nil)
+            let (counts, account) = try await store.preCountLogin(
+                email: email, ipKey: nil, ipSuccessesKey: nil, window: policy.email.window, now: now)
+            return .init(
+                email: email, emailFailures: counts.email, previousLock: previousLock, ip: nil, account: account)
         }
         let epoch = epoch ?? 0
         let keys = Self.ipCounterKeys(ipKey, epoch: epoch)
         let emailFailures: Int
         let ipCounts: LoginFailureCounts
+        let account: UserRecord?
         if policy.email.window == policy.ip.window {
-            ipCounts = try await store.recordLoginFailure(
+            (ipCounts, account) = try await store.preCountLogin(
                 email: email, ipKey: keys.attempts, ipSuccessesKey: keys.successes, window: policy.email.window,
-                now: now, attempt: nil, effects: .none
-            )
+                now: now)
             emailFailures = ipCounts.email
         } else {
-            emailFailures = try await store.recordLoginFailure(
-                email: email, ipKey: nil, window: policy.email.window, now: now, attempt: nil, effects: .none
-            ).email
+            let counts: LoginFailureCounts
+            (counts, account) = try await store.preCountLogin(
+                email: email, ipKey: nil, ipSuccessesKey: nil, window: policy.email.window, now: now)
+            emailFailures = counts.email
             ipCounts = try await countIPAttempt(keys, now: now)
         }
         let ip = ipCounters(ipKey, epoch: epoch, attempts: ipCounts.ip, successesBefore: ipCounts.ipSuccesses)
-        return .init(email: email, emailFailures: emailFailures, previousLock: previousLock, ip: ip)
+        return .init(email: email, emailFailures: emailFailures, previousLock: previousLock, ip: ip, account: account)
+    }
+
+    /// The account of the admitted attempt's email: as admission's pre-count read it, or read now if it did not or
+    /// waited since.
+    public func account(for context: LoginContext) async throws -> UserRecord? {
+        if let account = context.admission.account { return account }
+        return try await store.user(email: context.email)
     }
 
     /// Pre-counts one attempt for the IP key alone (an attempt that waited counts its IP again).

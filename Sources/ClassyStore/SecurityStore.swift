@@ -39,6 +39,18 @@ public protocol SecurityStore: Sendable {
         effects: StoreEffects
     ) async throws -> LoginFailureCounts
 
+    /// Login's pre-count with its account lookup: counts a failure for the email and the IP key as a bare
+    /// ``recordLoginFailure(email:ipKey:ipSuccessesKey:window:now:attempt:effects:)`` does (with the same
+    /// durability), and returns the account of the normalised email, as ``UserStore/user(email:)`` finds it, read
+    /// in the same transaction.
+    func preCountLogin(
+        email: String,
+        ipKey: String?,
+        ipSuccessesKey: String?,
+        window: TimeInterval,
+        now: Date
+    ) async throws -> (counts: LoginFailureCounts, account: UserRecord?)
+
     /// Returns the failure counts within `window` without counting a new failure.
     func loginFailureCounts(
         email: String?, ipKey: String?, window: TimeInterval, now: Date

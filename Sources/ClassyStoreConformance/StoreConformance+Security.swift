@@ -109,6 +109,37 @@ extension StoreConformance {
         }
     }
 
+    /// Login's pre-count counts as a bare recordLoginFailure does and returns the email's account.
+    public static func preCountLogin(_ makeStore: @escaping StoreFactory) async throws {
+        try await withStore(makeStore) { store async throws in
+            let user = try await makeUser(store, email: "precount@example.com")
+            let first = try await store.preCountLogin(
+                email: " PreCount@Example.com", ipKey: "192.0.2.11#0", ipSuccessesKey: "ok:192.0.2.11#0",
+                window: 900, now: at(1))
+            #expect(first.counts == LoginFailureCounts(email: 1, ip: 1, ipSuccesses: 0))
+            #expect(first.account == user)
+            // It counts on the same counters as recordLoginFailure.
+            let second = try await store.recordLoginFailure(
+                email: "precount@example.com", ipKey: "192.0.2.11#0", window: 900, now: at(2), attempt: nil,
+                effects: .none)
+            #expect(second == LoginFailureCounts(email: 2, ip: 2))
+            let third = try await store.preCountLogin(
+                email: "precount@example.com", ipKey: nil, ipSuccessesKey: nil, window: 900, now: at(3))
+            #expect(third.counts == LoginFailureCounts(email: 3, ip: 0))
+            #expect(third.account?.id == user.id)
+            // Unknown and deleted accounts are not found; the attempt is counted all the same.
+            let unknown = try await store.preCountLogin(
+                email: "nobody@example.com", ipKey: "192.0.2.11#0", ipSuccessesKey: nil, window: 900, now: at(4))
+            #expect(unknown.counts == LoginFailureCounts(email: 1, ip: 3))
+            #expect(unknown.account == nil)
+            _ = try await store.deleteUser(id: user.id, ifETag: nil, effects: .none, now: at(5))
+            let deleted = try await store.preCountLogin(
+                email: "precount@example.com", ipKey: nil, ipSuccessesKey: nil, window: 900, now: at(6))
+            #expect(deleted.counts.email == 4)
+            #expect(deleted.account == nil)
+        }
+    }
+
     /// The new-device notification given to a successful login is stored only when the user has other active
     /// sessions and none from the new session's device, judged before the new session is stored.
     public static func newDeviceNotification(_ makeStore: @escaping StoreFactory) async throws {

@@ -44,6 +44,7 @@ public enum StoreConformance {
         Check(name: "failureCounters", run: failureCounters),
         Check(name: "failureCountersConcurrent", run: failureCountersConcurrent),
         Check(name: "successesReadBeforeCount", run: successesReadBeforeCount),
+        Check(name: "preCountLogin", run: preCountLogin),
         Check(name: "successfulLogin", run: successfulLogin),
         Check(name: "newDeviceNotification", run: newDeviceNotification),
         Check(name: "accountLocks", run: accountLocks),

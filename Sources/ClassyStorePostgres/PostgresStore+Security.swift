@@ -29,24 +29,56 @@ extension PostgresStore {
         let deferDurability = attempt == nil && effects.isEmpty
         return try await write(effects: effects) { connection in
             if deferDurability { try await connection.exec("SET LOCAL synchronous_commit = off") }
-            var counts = LoginFailureCounts(email: 0, ip: 0)
-            if let successesKey {
-                // Read before the count (and without its lock): every success committed by now follows the count
-                // of its own attempt, which the count below sees.
-                counts.ipSuccesses = try await Self.countEntries(
-                    key: successesKey, window: window, now: now, on: connection)
-            }
-            if let emailKey {
-                counts.email = try await Self.countFailure(key: emailKey, window: window, now: now, on: connection)
-            }
-            if let ipKey {
-                counts.ip = try await Self.countFailure(key: ipKey, window: window, now: now, on: connection)
-            }
+            let counts = try await Self.countFailures(
+                emailKey: emailKey, ipKey: ipKey, successesKey: successesKey, window: window, now: now,
+                on: connection)
             if let attempt {
                 try await Self.insertAttempt(attempt, on: connection)
             }
             return counts
         }
+    }
+
+    /// Counts as a bare ``recordLoginFailure(email:ipKey:ipSuccessesKey:window:now:attempt:effects:)`` and reads the
+    /// email's account in the same transaction.
+    public func preCountLogin(
+        email: String,
+        ipKey: String?,
+        ipSuccessesKey: String?,
+        window: TimeInterval,
+        now: Date
+    ) async throws -> (counts: LoginFailureCounts, account: UserRecord?) {
+        let normalized = EmailNormalization.normalize(email)
+        let emailKey = Self.failureKey(email: normalized)
+        let ipKey = ipKey.map { Self.failureKey(ip: $0) }
+        let successesKey = ipSuccessesKey.map { Self.failureKey(ip: $0) }
+        return try await write(effects: .none) { connection in
+            try await connection.exec("SET LOCAL synchronous_commit = off")
+            let counts = try await Self.countFailures(
+                emailKey: emailKey, ipKey: ipKey, successesKey: successesKey, window: window, now: now,
+                on: connection)
+            return (counts, try await Self.fetchUser(email: normalized, on: connection))
+        }
+    }
+
+    /// Counts a failure under each key given; the successes are read first.
+    private static func countFailures(
+        emailKey: String?, ipKey: String?, successesKey: String?, window: TimeInterval, now: Date,
+        on connection: PostgresConnection
+    ) async throws -> LoginFailureCounts {
+        var counts = LoginFailureCounts(email: 0, ip: 0)
+        if let successesKey {
+            // Read before the count (and without its lock): every success committed by now follows the count of
+            // its own attempt, which the count below sees.
+            counts.ipSuccesses = try await countEntries(key: successesKey, window: window, now: now, on: connection)
+        }
+        if let emailKey {
+            counts.email = try await countFailure(key: emailKey, window: window, now: now, on: connection)
+        }
+        if let ipKey {
+            counts.ip = try await countFailure(key: ipKey, window: window, now: now, on: connection)
+        }
+        return counts
     }
 
     /// Returns the failure counts within `window` without counting a failure.

@@ -69,10 +69,12 @@ extension PostgresStore {
     /// Returns the non-deleted user with `email`.
     public func user(email: String) async throws -> UserRecord? {
         let email = EmailNormalization.normalize(email)
-        return try await read { connection in
-            try await connection.rows("SELECT * FROM users WHERE email = \(email) AND NOT deleted")
-                .one(UserRecord.init)
-        }
+        return try await read { connection in try await Self.fetchUser(email: email, on: connection) }
+    }
+
+    /// The account that is not deleted with the normalised `email`.
+    static func fetchUser(email: String, on connection: PostgresConnection) async throws -> UserRecord? {
+        try await connection.rows("SELECT * FROM users WHERE email = \(email) AND NOT deleted").one(UserRecord.init)
     }
 
     /// Returns the primary admin.

@@ -27,21 +27,50 @@ extension SQLiteStore {
         let durability: GroupCommit.Durability =
             attempt == nil && effects.isEmpty ? .withNextDurableCommit : .immediate
         return try await write(effects: effects, durability: durability) { db in
-            var counts = LoginFailureCounts(email: 0, ip: 0)
-            if let successesKey {
-                counts.ipSuccesses = try Self.countEntries(key: successesKey, window: window, now: now, in: db)
-            }
-            if let emailKey {
-                counts.email = try Self.countFailure(key: emailKey, window: window, now: now, in: db)
-            }
-            if let ipKey {
-                counts.ip = try Self.countFailure(key: ipKey, window: window, now: now, in: db)
-            }
+            let counts = try Self.countFailures(
+                emailKey: emailKey, ipKey: ipKey, successesKey: successesKey, window: window, now: now, in: db)
             if let attempt {
                 try Self.insertAttempt(attempt, in: db)
             }
             return counts
         }
+    }
+
+    /// Counts as a bare ``recordLoginFailure(email:ipKey:ipSuccessesKey:window:now:attempt:effects:)`` and reads the
+    /// email's account in the same transaction (the writer's, whose page cache no other connection's commit empties).
+    public func preCountLogin(
+        email: String,
+        ipKey: String?,
+        ipSuccessesKey: String?,
+        window: TimeInterval,
+        now: Date
+    ) async throws -> (counts: LoginFailureCounts, account: UserRecord?) {
+        let normalized = EmailNormalization.normalize(email)
+        let emailKey = Self.failureKey(email: normalized)
+        let ipKey = ipKey.map { Self.failureKey(ip: $0) }
+        let successesKey = ipSuccessesKey.map { Self.failureKey(ip: $0) }
+        return try await write(effects: .none, durability: .withNextDurableCommit) { db in
+            let counts = try Self.countFailures(
+                emailKey: emailKey, ipKey: ipKey, successesKey: successesKey, window: window, now: now, in: db)
+            return (counts, try Self.fetchUser(email: normalized, in: db))
+        }
+    }
+
+    /// Counts a failure under each key given; the successes are read first.
+    private static func countFailures(
+        emailKey: String?, ipKey: String?, successesKey: String?, window: TimeInterval, now: Date, in db: Database
+    ) throws -> LoginFailureCounts {
+        var counts = LoginFailureCounts(email: 0, ip: 0)
+        if let successesKey {
+            counts.ipSuccesses = try countEntries(key: successesKey, window: window, now: now, in: db)
+        }
+        if let emailKey {
+            counts.email = try countFailure(key: emailKey, window: window, now: now, in: db)
+        }
+        if let ipKey {
+            counts.ip = try countFailure(key: ipKey, window: window, now: now, in: db)
+        }
+        return counts
     }
 
     /// Returns the failure counts within `window` without counting a failure.

@@ -58,11 +58,14 @@ extension SQLiteStore {
     /// Returns the non-deleted user with `email`.
     public func user(email: String) async throws -> UserRecord? {
         let email = EmailNormalization.normalize(email)
-        return try await readStatement { db in
-            try Row.decodeOne(
-                try db.cachedStatement(sql: "SELECT * FROM users WHERE email = ? AND deleted = 0"), arguments: [email],
-                as: UserRecord.init(row:))
-        }
+        return try await readStatement { db in try Self.fetchUser(email: email, in: db) }
+    }
+
+    /// The account that is not deleted with the normalised `email`.
+    static func fetchUser(email: String, in db: Database) throws -> UserRecord? {
+        try Row.decodeOne(
+            try db.cachedStatement(sql: "SELECT * FROM users WHERE email = ? AND deleted = 0"), arguments: [email],
+            as: UserRecord.init(row:))
     }
 
     /// Returns the primary admin.
