@@ -105,3 +105,27 @@ public struct LoginFailureCounts: Sendable, Hashable {
         self.ipSuccesses = ipSuccesses
     }
 }
+
+/// The failure counters a count touches, under the keys every backend stores them by: `email:` and the normalised
+/// email, `ip:` and the IP key (or any other key counted the same way, such as an IP key's successes).
+public struct FailureCounterKeys: Sendable {
+    /// The email's counter, if an email is counted.
+    public var email: String?
+    /// The IP key's counter, if one is counted.
+    public var ip: String?
+    /// The counter read (not counted) before the others, if any.
+    public var ipSuccesses: String?
+
+    /// The counters of an email and IP key (and of the IP key's successes to read first).
+    public init(email: String?, ipKey: String?, ipSuccessesKey: String? = nil) {
+        self.email = email.map(Self.email)
+        self.ip = ipKey.map(Self.ip)
+        self.ipSuccesses = ipSuccessesKey.map(Self.ip)
+    }
+
+    /// The counter key of an email (normalised here).
+    public static func email(_ email: String) -> String { "email:" + EmailNormalization.normalize(email) }
+
+    /// The counter key of an IP key.
+    public static func ip(_ key: String) -> String { "ip:" + key }
+}

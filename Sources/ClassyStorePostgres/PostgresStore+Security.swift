@@ -21,17 +21,14 @@ extension PostgresStore {
         attempt: LoginAttemptRecord?,
         effects: StoreEffects
     ) async throws -> LoginFailureCounts {
-        let emailKey = email.map { Self.failureKey(email: $0) }
-        let ipKey = ipKey.map { Self.failureKey(ip: $0) }
-        let successesKey = ipSuccessesKey.map { Self.failureKey(ip: $0) }
+        let keys = FailureCounterKeys(email: email, ipKey: ipKey, ipSuccessesKey: ipSuccessesKey)
         // A bare count (before a password check) is always followed by the attempt's own durable record, whose
         // WAL flush covers this commit too.
         let deferDurability = attempt == nil && effects.isEmpty
         return try await write(effects: effects) { connection in
             if deferDurability { try await connection.exec("SET LOCAL synchronous_commit = off") }
             let counts = try await Self.countFailures(
-                emailKey: emailKey, ipKey: ipKey, successesKey: successesKey, window: window, now: now,
-                on: connection)
+                keys, window: window, now: now, on: connection)
             if let attempt {
                 try await Self.insertAttempt(attempt, on: connection)
             }
@@ -49,33 +46,30 @@ extension PostgresStore {
         now: Date
     ) async throws -> (counts: LoginFailureCounts, account: UserRecord?) {
         let normalized = EmailNormalization.normalize(email)
-        let emailKey = Self.failureKey(email: normalized)
-        let ipKey = ipKey.map { Self.failureKey(ip: $0) }
-        let successesKey = ipSuccessesKey.map { Self.failureKey(ip: $0) }
+        let keys = FailureCounterKeys(email: normalized, ipKey: ipKey, ipSuccessesKey: ipSuccessesKey)
         return try await write(effects: .none) { connection in
             try await connection.exec("SET LOCAL synchronous_commit = off")
             let counts = try await Self.countFailures(
-                emailKey: emailKey, ipKey: ipKey, successesKey: successesKey, window: window, now: now,
-                on: connection)
+                keys, window: window, now: now, on: connection)
             return (counts, try await Self.fetchUser(email: normalized, on: connection))
         }
     }
 
     /// Counts a failure under each key given; the successes are read first.
     private static func countFailures(
-        emailKey: String?, ipKey: String?, successesKey: String?, window: TimeInterval, now: Date,
+        _ keys: FailureCounterKeys, window: TimeInterval, now: Date,
         on connection: PostgresConnection
     ) async throws -> LoginFailureCounts {
         var counts = LoginFailureCounts(email: 0, ip: 0)
-        if let successesKey {
+        if let successesKey = keys.ipSuccesses {
             // Read before the count (and without its lock): every success committed by now follows the count of
             // its own attempt, which the count below sees.
             counts.ipSuccesses = try await countEntries(key: successesKey, window: window, now: now, on: connection)
         }
-        if let emailKey {
+        if let emailKey = keys.email {
             counts.email = try await countFailure(key: emailKey, window: window, now: now, on: connection)
         }
-        if let ipKey {
+        if let ipKey = keys.ip {
             counts.ip = try await countFailure(key: ipKey, window: window, now: now, on: connection)
         }
         return counts
@@ -87,14 +81,13 @@ extension PostgresStore {
     ) async throws
         -> LoginFailureCounts
     {
-        let emailKey = email.map { Self.failureKey(email: $0) }
-        let ipKey = ipKey.map { Self.failureKey(ip: $0) }
+        let keys = FailureCounterKeys(email: email, ipKey: ipKey)
         return try await read { connection in
             func count(_ key: String?) async throws -> Int {
                 guard let key else { return 0 }
                 return try await Self.countEntries(key: key, window: window, now: now, on: connection)
             }
-            return LoginFailureCounts(email: try await count(emailKey), ip: try await count(ipKey))
+            return LoginFailureCounts(email: try await count(keys.email), ip: try await count(keys.ip))
         }
     }
 
@@ -108,8 +101,8 @@ extension PostgresStore {
         effects: StoreEffects,
         newDeviceNotification: NewNotification?
     ) async throws -> UserRecord {
-        let emailKey = Self.failureKey(email: attempt.email)
-        let successKey = ipSuccessKey.map { Self.failureKey(ip: $0) }
+        let emailKey = FailureCounterKeys.email(attempt.email)
+        let successKey = ipSuccessKey.map(FailureCounterKeys.ip)
         return try await write { connection in
             var effects = effects
             if let newDeviceNotification,
@@ -136,7 +129,7 @@ extension PostgresStore {
 
     /// Forgets the email's counted failures.
     public func resetFailures(email: String) async throws {
-        let key = Self.failureKey(email: email)
+        let key = FailureCounterKeys.email(email)
         try await write(effects: .none) { connection in
             try await connection.lock(key)
             try await connection.exec("DELETE FROM login_failures WHERE scope_key = \(key)")
@@ -181,7 +174,7 @@ extension PostgresStore {
     /// Lifts an email's lock and resets its failures; writes effects only when a lock record exists.
     public func unlockAccount(email: String, now: Date, effects: StoreEffects) async throws -> AccountLockRecord? {
         let email = EmailNormalization.normalize(email)
-        let key = Self.failureKey(email: email)
+        let key = FailureCounterKeys.email(email)
         return try await write { connection -> (AccountLockRecord?, StoreEffects) in
             try await connection.lock(key)
             try await connection.lock("lock:" + email)
@@ -337,10 +330,6 @@ extension PostgresStore {
     }
 
     // MARK: - Transaction building blocks
-
-    static func failureKey(email: String) -> String { "email:" + EmailNormalization.normalize(email) }
-
-    static func failureKey(ip: String) -> String { "ip:" + ip }
 
     /// Under the key's advisory lock: prunes failures outside the window, adds one at `now`, and returns the count
     /// in the window (so N concurrent failures observe N distinct counts, on any replica).

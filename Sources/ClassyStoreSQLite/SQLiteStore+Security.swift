@@ -20,15 +20,13 @@ extension SQLiteStore {
         attempt: LoginAttemptRecord?,
         effects: StoreEffects
     ) async throws -> LoginFailureCounts {
-        let emailKey = email.map { Self.failureKey(email: $0) }
-        let ipKey = ipKey.map { Self.failureKey(ip: $0) }
-        let successesKey = ipSuccessesKey.map { Self.failureKey(ip: $0) }
+        let keys = FailureCounterKeys(email: email, ipKey: ipKey, ipSuccessesKey: ipSuccessesKey)
         // A bare count (before a password check) is always followed by the attempt's own durable record.
         let durability: GroupCommit.Durability =
             attempt == nil && effects.isEmpty ? .withNextDurableCommit : .immediate
         return try await write(effects: effects, durability: durability) { db in
             let counts = try Self.countFailures(
-                emailKey: emailKey, ipKey: ipKey, successesKey: successesKey, window: window, now: now, in: db)
+                keys, window: window, now: now, in: db)
             if let attempt {
                 try Self.insertAttempt(attempt, in: db)
             }
@@ -46,28 +44,26 @@ extension SQLiteStore {
         now: Date
     ) async throws -> (counts: LoginFailureCounts, account: UserRecord?) {
         let normalized = EmailNormalization.normalize(email)
-        let emailKey = Self.failureKey(email: normalized)
-        let ipKey = ipKey.map { Self.failureKey(ip: $0) }
-        let successesKey = ipSuccessesKey.map { Self.failureKey(ip: $0) }
+        let keys = FailureCounterKeys(email: normalized, ipKey: ipKey, ipSuccessesKey: ipSuccessesKey)
         return try await write(effects: .none, durability: .withNextDurableCommit) { db in
             let counts = try Self.countFailures(
-                emailKey: emailKey, ipKey: ipKey, successesKey: successesKey, window: window, now: now, in: db)
+                keys, window: window, now: now, in: db)
             return (counts, try Self.fetchUser(email: normalized, in: db))
         }
     }
 
     /// Counts a failure under each key given; the successes are read first.
     private static func countFailures(
-        emailKey: String?, ipKey: String?, successesKey: String?, window: TimeInterval, now: Date, in db: Database
+        _ keys: FailureCounterKeys, window: TimeInterval, now: Date, in db: Database
     ) throws -> LoginFailureCounts {
         var counts = LoginFailureCounts(email: 0, ip: 0)
-        if let successesKey {
+        if let successesKey = keys.ipSuccesses {
             counts.ipSuccesses = try countEntries(key: successesKey, window: window, now: now, in: db)
         }
-        if let emailKey {
+        if let emailKey = keys.email {
             counts.email = try countFailure(key: emailKey, window: window, now: now, in: db)
         }
-        if let ipKey {
+        if let ipKey = keys.ip {
             counts.ip = try countFailure(key: ipKey, window: window, now: now, in: db)
         }
         return counts
@@ -79,17 +75,16 @@ extension SQLiteStore {
     ) async throws
         -> LoginFailureCounts
     {
-        let emailKey = email.map { Self.failureKey(email: $0) }
-        let ipKey = ipKey.map { Self.failureKey(ip: $0) }
+        let keys = FailureCounterKeys(email: email, ipKey: ipKey)
         @Sendable func counts(_ db: Database) throws -> LoginFailureCounts {
             func count(_ key: String?) throws -> Int {
                 guard let key else { return 0 }
                 return try Self.countEntries(key: key, window: window, now: now, in: db)
             }
-            return LoginFailureCounts(email: try count(emailKey), ip: try count(ipKey))
+            return LoginFailureCounts(email: try count(keys.email), ip: try count(keys.ip))
         }
         // Two counts read one snapshot; a single count is one statement.
-        if emailKey != nil && ipKey != nil { return try await read(counts) }
+        if keys.email != nil && keys.ip != nil { return try await read(counts) }
         return try await readStatement(counts)
     }
 
@@ -103,8 +98,8 @@ extension SQLiteStore {
         effects: StoreEffects,
         newDeviceNotification: NewNotification?
     ) async throws -> UserRecord {
-        let emailKey = Self.failureKey(email: attempt.email)
-        let successKey = ipSuccessKey.map { Self.failureKey(ip: $0) }
+        let emailKey = FailureCounterKeys.email(attempt.email)
+        let successKey = ipSuccessKey.map(FailureCounterKeys.ip)
         return try await write { db in
             var effects = effects
             if let newDeviceNotification, try Self.isNewDevice(for: session, in: db) {
@@ -126,7 +121,7 @@ extension SQLiteStore {
 
     /// Forgets the email's counted failures.
     public func resetFailures(email: String) async throws {
-        let key = Self.failureKey(email: email)
+        let key = FailureCounterKeys.email(email)
         try await write(effects: .none) { db in
             try db.cachedStatement(sql: "DELETE FROM login_failures WHERE scope_key = ?").execute(arguments: [key])
         }
@@ -176,7 +171,7 @@ extension SQLiteStore {
     /// Lifts an email's lock and resets its failures; writes effects only when a lock record exists.
     public func unlockAccount(email: String, now: Date, effects: StoreEffects) async throws -> AccountLockRecord? {
         let email = EmailNormalization.normalize(email)
-        let key = Self.failureKey(email: email)
+        let key = FailureCounterKeys.email(email)
         return try await write { db -> (AccountLockRecord?, StoreEffects) in
             try db.cachedStatement(sql: "DELETE FROM login_failures WHERE scope_key = ?").execute(arguments: [key])
             guard var lock = try Self.fetchLock(email: email, in: db) else { return (nil, .none) }
@@ -346,10 +341,6 @@ extension SQLiteStore {
     }
 
     // MARK: - Transaction building blocks
-
-    static func failureKey(email: String) -> String { "email:" + EmailNormalization.normalize(email) }
-
-    static func failureKey(ip: String) -> String { "ip:" + ip }
 
     /// Prunes the key's failures outside the window, adds one at `now`, and returns the count in the window.
     static func countFailure(key: String, window: TimeInterval, now: Date, in db: Database) throws -> Int {
