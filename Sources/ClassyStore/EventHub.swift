@@ -6,8 +6,8 @@ import Synchronization
 
 /// The in-process fan-out of committed security events to stream subscribers.
 ///
-/// The events table is the source of truth: the hub is woken by ``EventLog/commits()``, reads the rows after its
-/// own cursor and hands each one, decoded once into its wire form, to every attached subscriber whose filter it
+/// The events table is the source of truth: the hub is woken by ``EventLog/commits(absorbing:)``, reads the rows
+/// after its own cursor and hands each one, decoded once into its wire form, to every attached subscriber whose filter it
 /// matches. A wake-up is only a hint, so a coalesced or missed one loses nothing; the next read catches up.
 ///
 /// A subscription replays the persisted events after its `after` sequence straight from the store (pulled by
@@ -45,6 +45,9 @@ public final class EventHub: Sendable {
         /// Attached subscriptions, served by the fan-out.
         var attached: [UInt64: Subscriber] = [:]
         var finished = false
+        /// Wake-ups handed to ``run()``'s task that it has not finished with yet, plus one while it catches up at
+        /// start: the publishing thread may move past a commit itself only when this is zero.
+        var wakeUpsInFlight = 0
     }
 
     /// The outcome of trying to attach a replaying subscription.
@@ -92,11 +95,17 @@ public final class EventHub: Sendable {
 
     /// Fans out committed events until the commit stream ends (the store closed) or the task is cancelled, then
     /// ends every subscription.
+    ///
+    /// A commit that needs no read (nobody attached wants its kinds) is passed on the thread that publishes it, when
+    /// no earlier wake-up is still waiting for this task, so the task is not woken for it (see ``absorb(_:)``).
     public func run() async throws {
-        let commits = log.commits()
+        state.withLock { $0.wakeUpsInFlight += 1 }
+        let commits = log.commits(absorbing: { [weak self] commit in self?.absorb(commit) ?? false })
         defer { finish() }
         try await catchUpRetrying()
+        state.withLock { $0.wakeUpsInFlight -= 1 }
         for await commit in commits {
+            defer { state.withLock { $0.wakeUpsInFlight -= 1 } }
             guard let last = commit.lastEventSequence else { continue }
             if let cursor = state.withLock({ $0.cursor }), cursor >= last { continue }
             if advanceUnwanted(to: last, kinds: commit.eventKinds) { continue }
@@ -104,6 +113,25 @@ public final class EventHub: Sendable {
             // The first event after a quiet spell goes out at once; a busy log is fanned out in rounds, each
             // subscriber getting everything committed during the pause in one batch.
             if coalescing > .zero { try await Task.sleep(for: coalescing) }
+        }
+    }
+
+    /// Called by the log for each commit, in commit order, on the thread that publishes it: returns true when the
+    /// hub is done with the commit without its task (the stream then does not yield it).
+    ///
+    /// That is so for a commit that appended no event, and for one whose kinds nobody attached wants
+    /// (``advanceUnwanted(to:kinds:)``) while the task has no wake-up in hand or queued and is not catching up:
+    /// the task would then take this commit next, from the same state, and decide the same. With an earlier
+    /// wake-up still pending, moving the cursor here could skip events that wake-up must fan out, so the commit
+    /// goes to the task, in order, behind it.
+    private func absorb(_ commit: StoreCommit) -> Bool {
+        guard let last = commit.lastEventSequence else { return true }
+        return state.withLock { state in
+            if state.wakeUpsInFlight == 0, Self.advanceUnwanted(to: last, kinds: commit.eventKinds, in: &state) {
+                return true
+            }
+            state.wakeUpsInFlight += 1
+            return false
         }
     }
 
@@ -165,6 +193,10 @@ public final class EventHub: Sendable {
     /// How many subscriptions are registered (replaying or live).
     public var subscriberCount: Int { state.withLock { $0.pending.count + $0.attached.count } }
 
+    /// The wake-ups ``run()``'s task has yet to finish with (plus one during its start-up catch-up); zero when the
+    /// hub is idle.
+    public var wakeUpsInFlight: Int { state.withLock { $0.wakeUpsInFlight } }
+
     // MARK: - Fan-out
 
     private func catchUpRetrying() async throws {
@@ -204,17 +236,21 @@ public final class EventHub: Sendable {
     /// after `sequence`, which was committed before them; replaying ones read the log up to the cursor themselves
     /// before they attach.
     private func advanceUnwanted(to sequence: UInt64, kinds: Set<SecurityEventKind>?) -> Bool {
-        state.withLock { state in
-            guard let cursor = state.cursor else { return false }
-            let wanted = state.attached.values.contains { subscriber in
-                guard let kinds else { return true }
-                guard let types = subscriber.types else { return !kinds.isEmpty }
-                return !types.isDisjoint(with: kinds)
-            }
-            guard !wanted else { return false }
-            state.cursor = max(cursor, sequence)
-            return true
+        state.withLock { state in Self.advanceUnwanted(to: sequence, kinds: kinds, in: &state) }
+    }
+
+    private static func advanceUnwanted(
+        to sequence: UInt64, kinds: Set<SecurityEventKind>?, in state: inout State
+    ) -> Bool {
+        guard let cursor = state.cursor else { return false }
+        let wanted = state.attached.values.contains { subscriber in
+            guard let kinds else { return true }
+            guard let types = subscriber.types else { return !kinds.isEmpty }
+            return !types.isDisjoint(with: kinds)
         }
+        guard !wanted else { return false }
+        state.cursor = max(cursor, sequence)
+        return true
     }
 
     /// Reads and fans out every event after the hub's cursor.

@@ -20,4 +20,17 @@ public protocol EventLog: Sendable {
 
     /// Returns a stream that yields after every commit that appended events or notifications.
     func commits() -> AsyncStream<StoreCommit>
+
+    /// Like ``commits()``, but offers each commit to `absorb` first, on the thread that publishes it, in commit
+    /// order; the stream yields only the commits `absorb` returns false for (see
+    /// ``CommitNotifier/commits(absorbing:)``).
+    func commits(absorbing absorb: @escaping @Sendable (StoreCommit) -> Bool) -> AsyncStream<StoreCommit>
+}
+
+extension EventLog {
+    /// A log that cannot offer commits on its publishing thread yields them all (`absorb` is never called): the
+    /// subscriber's task then looks at each one itself.
+    public func commits(absorbing absorb: @escaping @Sendable (StoreCommit) -> Bool) -> AsyncStream<StoreCommit> {
+        commits()
+    }
 }

@@ -158,6 +158,11 @@ public final class PostgresStore: ClassyStoreProtocol, Service {
         notifier.commits()
     }
 
+    /// Like ``commits()``; `absorb` sees each commit first, on the thread that publishes it.
+    public func commits(absorbing absorb: @escaping @Sendable (StoreCommit) -> Bool) -> AsyncStream<StoreCommit> {
+        notifier.commits(absorbing: absorb)
+    }
+
     /// Throws ``StoreError/Code/unavailable`` once the store is closed.
     func checkOpen() throws {
         if state.withLock({ $0.closed }) {

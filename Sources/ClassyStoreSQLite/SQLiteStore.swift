@@ -142,6 +142,11 @@ public final class SQLiteStore: ClassyStoreProtocol {
         notifier.commits()
     }
 
+    /// Like ``commits()``; `absorb` sees each commit first, on the thread that publishes it.
+    public func commits(absorbing absorb: @escaping @Sendable (StoreCommit) -> Bool) -> AsyncStream<StoreCommit> {
+        notifier.commits(absorbing: absorb)
+    }
+
     // MARK: - Access helpers
 
     /// Runs `body` in a read transaction (a consistent snapshot) on the calling thread, mapping errors to

@@ -150,8 +150,54 @@ struct EventHubTests {
         }
     }
 
+    @Test("a commit nobody attached wants is passed on the committing thread, without waking the hub's task")
+    func unwantedCommitsAreAbsorbed() async throws {
+        try await withCountingHub { store, log, hub in
+            let audits = hub.subscribe(after: nil, types: [.auditLog])
+            for _ in 0..<5 {
+                let login = try await Self.commit(1, to: store, kind: .loginAttempt)
+                // The writer publishes before it answers: the hub is already past the commit, with nothing queued.
+                #expect(hub.cursor == login.last)
+                #expect(hub.wakeUpsInFlight == 0)
+            }
+            #expect(log.pageReads == 1)
+            let audit = try await Self.commit(1, to: store, kind: .auditLog)
+            #expect(try await Self.collect(audits, through: audit[0]) == audit)
+        }
+    }
+
+    @Test("a commit nobody wants waits behind a wake-up the hub is still handling; no wanted event is skipped")
+    func absorptionWaitsForEarlierWakeUps() async throws {
+        try await withCountingHub { store, log, hub in
+            let audits = hub.subscribe(after: nil, types: [.auditLog])
+            log.holdHubReads()
+            let audit = try await Self.commit(1, to: store, kind: .auditLog)
+            while log.heldHubReads < 1 { await Task.yield() }
+            // The hub's task is reading the audit entry's page; moving the cursor past the login now would drop it.
+            let login = try await Self.commit(1, to: store, kind: .loginAttempt)
+            #expect(hub.cursor! < audit[0])
+            #expect(hub.wakeUpsInFlight == 2)
+            log.releaseHubReads()
+            #expect(try await Self.collect(audits, through: audit[0]) == audit)
+            while hub.cursor != login[0] || hub.wakeUpsInFlight > 0 { await Task.yield() }
+            // Idle again: the next unwanted commit is passed on the committing thread.
+            let next = try await Self.commit(1, to: store, kind: .loginAttempt)
+            #expect(hub.cursor == next[0])
+        }
+    }
+
+    @Test("a log that cannot pass commits on its publishing thread wakes the hub for each; nothing is lost")
+    func logsWithoutAbsorption() async throws {
+        try await withCountingHub(forgetsKinds: true) { store, _, hub in
+            let audits = hub.subscribe(after: nil, types: [.auditLog])
+            let sequences = try await Self.commit(4, to: store)
+            #expect(try await Self.collect(audits, through: sequences[2]) == [sequences[0], sequences[2]])
+            while hub.cursor != sequences.last { await Task.yield() }
+        }
+    }
+
     /// Runs `body` with a store, a log over it that counts the pages read, and a running hub on that log (pages of
-    /// 4) whose start-up catch-up read is done; stops the hub afterwards.
+    /// 4) whose start-up catch-up is done; stops the hub afterwards.
     func withCountingHub(
         forgetsKinds: Bool = false, _ body: (SQLiteStore, CountingEventLog, EventHub) async throws -> Void
     ) async throws {
@@ -162,7 +208,7 @@ struct EventHubTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await hub.run() }
             // The hub's start-up catch-up reads once.
-            while log.pageReads < 1 { await Task.yield() }
+            while log.pageReads < 1 || hub.wakeUpsInFlight > 0 { await Task.yield() }
             try await body(store, log, hub)
             group.cancelAll()
         }
@@ -361,7 +407,37 @@ final class CountingEventLog: EventLog {
         outage.withLock { $0.pending = count }
     }
 
+    /// Whether unfiltered reads (the hub's) wait, and the reads waiting.
+    private let gate = Mutex((held: false, waiting: [CheckedContinuation<Void, Never>]()))
+
+    /// Makes the hub's reads wait until ``releaseHubReads()``.
+    func holdHubReads() {
+        gate.withLock { $0.held = true }
+    }
+
+    /// Lets the waiting and later hub reads go.
+    func releaseHubReads() {
+        let waiting = gate.withLock { gate in
+            gate.held = false
+            defer { gate.waiting.removeAll() }
+            return gate.waiting
+        }
+        for read in waiting { read.resume() }
+    }
+
+    /// How many hub reads are waiting.
+    var heldHubReads: Int { gate.withLock { $0.waiting.count } }
+
     func events(after sequence: UInt64, types: Set<SecurityEventKind>?, limit: Int) async throws -> [EventRecord] {
+        if types == nil {
+            await withCheckedContinuation { (read: CheckedContinuation<Void, Never>) in
+                let waits = gate.withLock { gate in
+                    if gate.held { gate.waiting.append(read) }
+                    return gate.held
+                }
+                if !waits { read.resume() }
+            }
+        }
         reads.withLock { $0 += 1 }
         if types != nil {
             let fails = outage.withLock { outage -> Bool in
@@ -378,6 +454,11 @@ final class CountingEventLog: EventLog {
     func latestEventSequence() async throws -> UInt64 { try await store.latestEventSequence() }
 
     func commit(_ effects: StoreEffects) async throws -> CommittedEffects { try await store.commit(effects) }
+
+    /// Passes commits on the writer as the store does, unless it forgets their kinds (it then yields every one).
+    func commits(absorbing absorb: @escaping @Sendable (StoreCommit) -> Bool) -> AsyncStream<StoreCommit> {
+        forgetsKinds ? commits() : store.commits(absorbing: absorb)
+    }
 
     func commits() -> AsyncStream<StoreCommit> {
         guard forgetsKinds else { return store.commits() }
