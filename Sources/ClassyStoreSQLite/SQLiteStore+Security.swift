@@ -105,16 +105,14 @@ extension SQLiteStore {
             if let newDeviceNotification, try Self.isNewDevice(for: session, in: db) {
                 effects.notify(newDeviceNotification)
             }
-            try Self.insertSession(session, in: db)
-            try Self.setLastLogin(userID: session.userID, time: attempt.time, in: db)
+            // The update finds the live user (or throws NOT_FOUND) and returns it as the new session sees it.
+            let user = try Self.setLastLogin(userID: session.userID, time: attempt.time, in: db)
+            try Self.insertSession(session, ofLiveUserIn: db)
             try db.cachedStatement(sql: "DELETE FROM login_failures WHERE scope_key = ?").execute(arguments: [emailKey])
             if let successKey {
-                _ = try Self.countFailure(key: successKey, window: window, now: attempt.time, in: db)
+                try Self.addEntry(key: successKey, window: window, now: attempt.time, in: db)
             }
             try Self.insertAttempt(attempt, in: db)
-            guard let user = try Self.fetchUser(id: session.userID, in: db) else {
-                throw StoreError.notFound("user \(session.userID)")
-            }
             return (user, effects)
         }
     }
@@ -344,16 +342,20 @@ extension SQLiteStore {
 
     /// Prunes the key's failures outside the window, adds one at `now`, and returns the count in the window.
     static func countFailure(key: String, window: TimeInterval, now: Date, in db: Database) throws -> Int {
-        let since = now.addingTimeInterval(-window).storageValue
+        try addEntry(key: key, window: window, now: now, in: db)
+        return try countEntries(key: key, window: window, now: now, in: db)
+    }
+
+    /// Prunes the key's entries outside the window and adds one at `now` (without counting them).
+    static func addEntry(key: String, window: TimeInterval, now: Date, in db: Database) throws {
         try db.cachedStatement(sql: "DELETE FROM login_failures WHERE scope_key = ? AND time <= ?").execute(arguments: [
-            key, since,
+            key, now.addingTimeInterval(-window).storageValue,
         ])
         try db.cachedStatement(
             sql: "INSERT INTO login_failures (scope_key, time) VALUES (?, ?)"
         ).execute(
             arguments: [key, now.storageValue]
         )
-        return try countEntries(key: key, window: window, now: now, in: db)
     }
 
     /// The entries under `key` newer than `now - window`.

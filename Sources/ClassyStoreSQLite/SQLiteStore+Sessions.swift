@@ -229,6 +229,12 @@ extension SQLiteStore {
             arguments: [session.userID]
         )
         guard live != nil else { throw StoreError.notFound("user \(session.userID)") }
+        try insertSession(session, ofLiveUserIn: db)
+    }
+
+    /// Inserts the session and its refresh hashes; the caller has made sure, in this transaction, that its user
+    /// exists and is not deleted.
+    static func insertSession(_ session: SessionRecord, ofLiveUserIn db: Database) throws {
         try db.cachedStatement(
             sql: """
                 INSERT INTO sessions (id, user_id, ip_address, user_agent, device_name, platform, app_version,

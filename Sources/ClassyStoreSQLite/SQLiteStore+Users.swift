@@ -169,7 +169,7 @@ extension SQLiteStore {
     /// Sets the user's last login time and bumps its change sequence (not its etag).
     public func recordLastLogin(userID: String, time: Date) async throws {
         try await write(effects: .none) { db in
-            try Self.setLastLogin(userID: userID, time: time, in: db)
+            _ = try Self.setLastLogin(userID: userID, time: time, in: db)
         }
     }
 
@@ -274,16 +274,22 @@ extension SQLiteStore {
         return value
     }
 
-    static func setLastLogin(userID: String, time: Date, in db: Database) throws {
+    /// Sets the live user's last login and returns the updated user (one statement); throws NOT_FOUND when there is
+    /// no such user or it is deleted.
+    static func setLastLogin(userID: String, time: Date, in db: Database) throws -> UserRecord {
         let sequence = try nextUserChangeSequence(in: db)
-        try db.cachedStatement(
-            sql: "UPDATE users SET last_login_time = ?, change_sequence = ? WHERE id = ? AND deleted = 0"
-        ).execute(
-            arguments: [time.storageValue, sequence, userID]
-        )
-        if db.changesCount == 0 {
+        guard
+            let user = try Row.decodeOne(
+                try db.cachedStatement(
+                    sql: """
+                        UPDATE users SET last_login_time = ?, change_sequence = ? WHERE id = ? AND deleted = 0
+                        RETURNING *
+                        """),
+                arguments: [time.storageValue, sequence, userID], as: UserRecord.init(row:))
+        else {
             throw StoreError.notFound("user \(userID)")
         }
+        return user
     }
 
     /// Creates a fresh opaque etag.
