@@ -93,8 +93,7 @@ public struct Argon2idPasswordHasher: PasswordHasher {
     /// Hashes on the calling thread; blocks it for the whole computation (the hasher's methods run this on the
     /// hashing pool; a benchmark calls it on threads of its own to measure the raw rate).
     public static func hashBlocking(_ password: String, parameters: Argon2Parameters) throws -> String {
-        var generator = SystemRandomNumberGenerator()
-        let salt = (0..<parameters.saltLength).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let salt = SecureRandom.bytes(parameters.saltLength)
         let passwordBytes = Array(password.utf8)
         let encodedLength = argon2_encodedlen(
             parameters.iterations, parameters.memoryKiB, parameters.parallelism,

@@ -6,18 +6,13 @@ import Foundation
 public enum OpaqueToken {
     /// Returns `bytes` random bytes from the system CSPRNG as unpadded base64url (32 bytes: 43 characters).
     public static func generate(bytes: Int = 32) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let random = (0..<max(bytes, 0)).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return Base64URL.encode(random)
+        Base64URL.encode(SecureRandom.bytes(bytes))
     }
 
     /// Returns the lower-case hex SHA-256 of the token's UTF-8 bytes, the value to store and look up.
     public static func hash(_ token: String) -> String {
         let digest = SHA256.hash(data: Data(token.utf8))
-        return digest.map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 0x10 ? "0" + hex : hex
-        }.joined()
+        return digest.withUnsafeBytes { Hex.lowercase($0) }
     }
 
     /// Whether `token` hashes to `storedHash`, compared in constant time.

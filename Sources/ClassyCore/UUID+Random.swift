@@ -4,11 +4,11 @@ extension UUID {
     /// A random (version 4) UUID from the system's secure generator.
     ///
     /// Foundation's `UUID()` on Linux opens, reads and closes `/dev/urandom` on every call (three system calls, and
-    /// several UUIDs per sign-in); `SystemRandomNumberGenerator` draws from `getrandom`.
+    /// several UUIDs per sign-in); this is one `getrandom` call (``SecureRandom``).
     public static func random() -> UUID {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
+        var bytes: (UInt64, UInt64) = (0, 0)
         return withUnsafeMutableBytes(of: &bytes) { raw in
+            SecureRandom.fill(raw)
             raw[6] = (raw[6] & 0x0f) | 0x40  // version 4
             raw[8] = (raw[8] & 0x3f) | 0x80  // RFC 9562 variant
             return UUID(uuid: raw.load(as: uuid_t.self))

@@ -47,4 +47,38 @@ struct TextAndIDTests {
         #expect(fixed.lowercasedString == "00ff10a0-b1c2-4d3e-8f40-0123456789ab")
         #expect(UUID.randomLowercasedString().count == 36)
     }
+
+    @Test("SecureRandom fills every byte of requests of any size, differently each time")
+    func secureRandom() {
+        #expect(SecureRandom.bytes(0).isEmpty)
+        #expect(SecureRandom.bytes(-3).isEmpty)
+        for count in [1, 7, 8, 9, 16, 33, 4096] {
+            let first = SecureRandom.bytes(count)
+            #expect(first.count == count)
+            if count >= 16 {
+                #expect(first != SecureRandom.bytes(count))
+                // Every byte position is written: over 64 draws, no position stays zero throughout
+                // (each would with probability 256^-64).
+                var touched = [Bool](repeating: false, count: count)
+                for _ in 0..<64 {
+                    for (index, byte) in SecureRandom.bytes(count).enumerated() where byte != 0 {
+                        touched[index] = true
+                    }
+                }
+                #expect(touched.allSatisfy { $0 })
+            }
+        }
+        // Values look uniform: 64 KiB has each byte value about 256 times.
+        var histogram = [Int](repeating: 0, count: 256)
+        for byte in SecureRandom.bytes(65536) { histogram[Int(byte)] += 1 }
+        #expect(histogram.allSatisfy { (150...380).contains($0) })
+    }
+
+    @Test("Hex.lowercase writes two lower-case digits per byte")
+    func hex() {
+        #expect(Hex.lowercase([UInt8]()) == "")
+        #expect(Hex.lowercase([0x00, 0x0f, 0x10, 0xa5, 0xff]) == "000f10a5ff")
+        let bytes = SecureRandom.bytes(100)
+        #expect(Hex.lowercase(bytes) == bytes.map { String(format: "%02x", $0) }.joined())
+    }
 }
