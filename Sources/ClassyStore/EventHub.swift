@@ -105,7 +105,8 @@ public final class EventHub: Sendable {
         try await catchUpRetrying()
         state.withLock { $0.wakeUpsInFlight -= 1 }
         for await commit in commits {
-            defer { state.withLock { $0.wakeUpsInFlight -= 1 } }
+            // A log that does not offer its commits to `absorb` yields them uncounted: the count stays at zero.
+            defer { state.withLock { $0.wakeUpsInFlight = max(0, $0.wakeUpsInFlight - 1) } }
             guard let last = commit.lastEventSequence else { continue }
             if let cursor = state.withLock({ $0.cursor }), cursor >= last { continue }
             if advanceUnwanted(to: last, kinds: commit.eventKinds) { continue }

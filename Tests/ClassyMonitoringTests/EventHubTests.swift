@@ -193,6 +193,7 @@ struct EventHubTests {
             let sequences = try await Self.commit(4, to: store)
             #expect(try await Self.collect(audits, through: sequences[2]) == [sequences[0], sequences[2]])
             while hub.cursor != sequences.last { await Task.yield() }
+            #expect(hub.wakeUpsInFlight == 0)
         }
     }
 
