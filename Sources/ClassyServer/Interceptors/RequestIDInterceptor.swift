@@ -29,9 +29,16 @@ struct RequestIDInterceptor: ServerInterceptor {
             method: context.descriptor.fullyQualifiedMethod
         )
         var logger = self.logger
-        logger[metadataKey: "request_id"] = "\(requestID)"
-        logger[metadataKey: "method"] = "\(context.descriptor.fullyQualifiedMethod)"
-        logger[metadataKey: "client_ip"] = "\(clientIP)"
+        // One change of the handler's metadata, not three: swift-log's StreamLogHandler re-renders all of its
+        // metadata on every change.
+        logger.handler.metadata.merge(
+            [
+                "request_id": "\(requestID)",
+                "method": "\(context.descriptor.fullyQualifiedMethod)",
+                "client_ip": "\(clientIP)",
+            ],
+            uniquingKeysWith: { _, new in new }
+        )
         let start = ContinuousClock.now
         let rpcLogger = logger
         let metrics = self.metrics
