@@ -28,19 +28,12 @@ struct RequestIDInterceptor: ServerInterceptor {
             caller: nil,
             method: context.descriptor.fullyQualifiedMethod
         )
-        var logger = self.logger
-        // One change of the handler's metadata, not three: swift-log's StreamLogHandler re-renders all of its
-        // metadata on every change.
-        logger.handler.metadata.merge(
-            [
-                "request_id": "\(requestID)",
-                "method": "\(context.descriptor.fullyQualifiedMethod)",
-                "client_ip": "\(clientIP)",
-            ],
-            uniquingKeysWith: { _, new in new }
-        )
+        // The RPC's logger carries its request id, method and client IP. It is made only when something is logged:
+        // swift-log's StreamLogHandler renders its metadata whenever it changes, on every RPC otherwise.
+        let logger = RPCLogger(
+            base: self.logger, requestID: requestID, method: context.descriptor.fullyQualifiedMethod,
+            clientIP: clientIP)
         let start = ContinuousClock.now
-        let rpcLogger = logger
         let metrics = self.metrics
         let method = context.descriptor.fullyQualifiedMethod
         do {
@@ -50,7 +43,7 @@ struct RequestIDInterceptor: ServerInterceptor {
             response.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
             if case .failure(var error) = response.accepted {
                 if Self.isStoreError(error) {
-                    error = ErrorMappingInterceptor.map(error, logger: logger)
+                    error = ErrorMappingInterceptor.map(error, logger: logger.make())
                     error.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
                     response.accepted = .failure(error)
                 }
@@ -60,10 +53,10 @@ struct RequestIDInterceptor: ServerInterceptor {
                 contents.producer = { writer in
                     do {
                         let trailers = try await producer(writer)
-                        log(nil, after: start, logger: rpcLogger, metrics: metrics, method: method)
+                        log(nil, after: start, logger: logger, metrics: metrics, method: method)
                         return trailers
                     } catch {
-                        log(error, after: start, logger: rpcLogger, metrics: metrics, method: method)
+                        log(error, after: start, logger: logger, metrics: metrics, method: method)
                         throw error
                     }
                 }
@@ -75,7 +68,7 @@ struct RequestIDInterceptor: ServerInterceptor {
             // UNAVAILABLE / STORE_UNAVAILABLE for them, as for handlers.
             var rpcError =
                 Self.isStoreError(error)
-                ? ErrorMappingInterceptor.map(error, logger: logger)
+                ? ErrorMappingInterceptor.map(error, logger: logger.make())
                 : (error as? any RPCErrorConvertible).map { RPCError($0) }
                     ?? RPCError(code: .unknown, message: "\(error)", cause: error)
             rpcError.metadata.replaceOrAddString(requestID, forKey: "x-request-id")
@@ -87,7 +80,7 @@ struct RequestIDInterceptor: ServerInterceptor {
     private func log(
         _ error: (any Error)?,
         after start: ContinuousClock.Instant,
-        logger: Logger,
+        logger rpcLogger: RPCLogger,
         metrics: RPCMetrics?,
         method: String
     ) {
@@ -103,7 +96,8 @@ struct RequestIDInterceptor: ServerInterceptor {
             metrics.record(method: method, code: code, duration: elapsed)
         }
         // Successes are logged at debug level only: format nothing for them unless it is on.
-        guard error != nil || logger.logLevel <= .debug else { return }
+        guard error != nil || rpcLogger.base.logLevel <= .debug else { return }
+        let logger = rpcLogger.make()
         let millis = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         var metadata: Logger.Metadata = ["duration_ms": "\(String(format: "%.2f", millis))"]
         guard let error else {
@@ -120,6 +114,24 @@ struct RequestIDInterceptor: ServerInterceptor {
         }
         metadata["error"] = "\(error)"
         logger.info("rpc failed", metadata: metadata)
+    }
+
+    /// What an RPC's logger is made of; ``make()`` makes it when there is something to log.
+    struct RPCLogger: Sendable {
+        var base: Logger
+        var requestID: String
+        var method: String
+        var clientIP: String
+
+        /// The base logger with the RPC's request id, method and client IP (one change of the handler's metadata).
+        func make() -> Logger {
+            var logger = base
+            logger.handler.metadata.merge(
+                ["request_id": "\(requestID)", "method": "\(method)", "client_ip": "\(clientIP)"],
+                uniquingKeysWith: { _, new in new }
+            )
+            return logger
+        }
     }
 
     /// A store error, bare or wrapped by the RPC framework (an interceptor outside the error mapping threw it).
