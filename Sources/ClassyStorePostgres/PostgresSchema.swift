@@ -17,6 +17,9 @@ enum PostgresSchema {
         ("v2-security", security),
         ("v3-audit-events-notifications", auditEventsAndNotifications),
         ("v4-idempotency-service-accounts-signing-keys", idempotencyServiceAccountsAndSigningKeys),
+        // No query looks sessions up by their previous refresh hash (refresh_tokens maps every hash ever issued to
+        // its session), yet every sign-in and every refresh kept this index up to date.
+        ("v5-drop-unused-session-index", ["DROP INDEX IF EXISTS sessions_previous_refresh_hash"]),
     ]
 
     /// Applies pending migrations; returns the identifiers it applied.

@@ -11,6 +11,7 @@ enum SQLiteSchema {
         "v2-security",
         "v3-audit-events-notifications",
         "v4-idempotency-service-accounts-signing-keys",
+        "v5-drop-unused-session-index",
     ]
 
     /// Builds the migrator with every migration registered.
@@ -20,6 +21,11 @@ enum SQLiteSchema {
         migrator.registerMigration(migrationIdentifiers[1], migrate: createSecurity)
         migrator.registerMigration(migrationIdentifiers[2], migrate: createAuditEventsAndNotifications)
         migrator.registerMigration(migrationIdentifiers[3], migrate: createIdempotencyServiceAccountsAndSigningKeys)
+        migrator.registerMigration(migrationIdentifiers[4]) { db in
+            // No query looks sessions up by their previous refresh hash (refresh_tokens maps every hash ever issued
+            // to its session), yet every sign-in and every refresh kept this index up to date.
+            try db.execute(sql: "DROP INDEX IF EXISTS sessions_previous_refresh_hash")
+        }
         return migrator
     }
 

@@ -32,6 +32,31 @@ struct PostgresConformanceTests {
         try await check { try await makeStore() }
     }
 
+    @Test("migrations drop the session index no query uses")
+    func unusedSessionIndexIsDropped() async throws {
+        let server = try await PostgresTestServer.shared()
+        let url = try await server.createDatabase()
+        let database = try #require(url.split(separator: "/").last.map { String($0.split(separator: "?")[0]) })
+        let store = PostgresStore(
+            configuration: try PostgresStoreConfiguration(url: url),
+            logger: Logger(label: "classy.store.postgres.tests"))
+        await store.start()
+        try await store.migrate()
+        try await store.close()
+        // psql stops with an error (and the call throws) if the index is still there, or if the check is wrong.
+        try await server.psql(
+            """
+            DO $$ BEGIN
+              IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'sessions_user_active') THEN
+                RAISE EXCEPTION 'the sessions indexes are missing';
+              END IF;
+              IF EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'sessions_previous_refresh_hash') THEN
+                RAISE EXCEPTION 'sessions_previous_refresh_hash was not dropped';
+              END IF;
+            END $$;
+            """, database: database)
+    }
+
     /// Every check of the suite, one test case each (the suite's `checks` list is the only list).
     @Test(arguments: StoreConformance.checks)
     func check(_ check: StoreConformance.Check) async throws {

@@ -38,6 +38,11 @@ struct SQLiteStoreTests {
         ] {
             #expect(tables.contains(table), "missing table \(table)")
         }
+        let indexes = try await store.writer.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+        #expect(indexes.contains("sessions_user_active"))
+        #expect(!indexes.contains("sessions_previous_refresh_hash"), "dropped by v5")
         // Migrating again changes nothing.
         _ = try await store.createUser(
             NewUser(email: "keep@example.com", passwordHash: "h", firstName: "K", lastName: "P", createTime: t0),
