@@ -115,7 +115,10 @@ struct ReplicaTests {
         }
         let measured = try #require(latency, "the event committed on A never reached B's stream")
         print("replica event latency, Login on A called -> event received on B: \(measured)")
-        #expect(measured < .seconds(1), "an event committed on A reached B after \(measured)")
+        // About 50 ms when this test runs alone; the full suite runs in parallel on two cores, and A's Login (an
+        // Argon2 hash) then waits for CPU: 0.35-1.3 s seen. A lost NOTIFY never delivers (the 15 s timeout above
+        // catches that); the bound keeps delivery prompt, well under any polling period.
+        #expect(measured < .seconds(5), "an event committed on A reached B after \(measured)")
 
         // Five failures through A lock the email; B refuses the right password with ACCOUNT_LOCKED.
         let victim = "victim-\(UUID().uuidString.prefix(8).lowercased())@replicas.test"
