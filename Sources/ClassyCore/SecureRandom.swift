@@ -52,22 +52,3 @@ public enum SecureRandom {
         }
     }
 }
-
-/// Lower-case hexadecimal text.
-public enum Hex {
-    /// The lower-case hexadecimal digits of `bytes`, two per byte.
-    public static func lowercase<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
-        String(unsafeUninitializedCapacity: bytes.count * 2) { text in
-            let digits: StaticString = "0123456789abcdef"
-            digits.withUTF8Buffer { digits in
-                var index = 0
-                for byte in bytes {
-                    text[index] = digits[Int(byte >> 4)]
-                    text[index + 1] = digits[Int(byte & 0x0f)]
-                    index += 2
-                }
-            }
-            return bytes.count * 2
-        }
-    }
-}

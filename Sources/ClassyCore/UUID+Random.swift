@@ -19,17 +19,13 @@ extension UUID {
     public var lowercasedString: String {
         withUnsafeBytes(of: uuid) { bytes in
             String(unsafeUninitializedCapacity: 36) { text in
-                let digits: StaticString = "0123456789abcdef"
                 var index = 0
                 for (offset, byte) in bytes.enumerated() {
                     if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
                         text[index] = UInt8(ascii: "-")
                         index += 1
                     }
-                    digits.withUTF8Buffer { digits in
-                        text[index] = digits[Int(byte >> 4)]
-                        text[index + 1] = digits[Int(byte & 0x0f)]
-                    }
+                    Hex.write(byte, to: text, at: index)
                     index += 2
                 }
                 return index
