@@ -130,7 +130,7 @@ final class GroupCommit: Sendable {
             outcomes.reserveCapacity(batch.count)
             do {
                 try setRelaxed(batch.allSatisfy { $0.durability == .withNextDurableCommit }, db)
-                try db.inTransaction(.immediate) {
+                try inImmediateTransaction(db) {
                     if batch.count == 1 {
                         // Alone in the transaction a write needs no savepoint (for which SQLite first copies every
                         // page the write changes to a statement journal): if it throws, the transaction rolls back.
@@ -138,7 +138,12 @@ final class GroupCommit: Sendable {
                         outcomes.append(outcome)
                         return outcome.failed ? .rollback : .commit
                     }
-                    for operation in batch { outcomes.append(operation.run(db, true)) }
+                    for operation in batch {
+                        // SQLite rolls a transaction back by itself on some errors (disk full, I/O, out of memory):
+                        // the next write must not run outside it, where its savepoint would commit on its own.
+                        try Self.checkTransactionLive(db)
+                        outcomes.append(operation.run(db, true))
+                    }
                     return .commit
                 }
                 for outcome in outcomes where !outcome.failed {
@@ -155,6 +160,37 @@ final class GroupCommit: Sendable {
 }
 
 extension GroupCommit {
+    /// Runs `body` between `BEGIN IMMEDIATE` and `COMMIT` (or `ROLLBACK`), as GRDB's `inTransaction` does, but with
+    /// both statements prepared once for the connection: `inTransaction` prepares them anew for every transaction,
+    /// and the writer runs two transactions per sign-in.
+    private func inImmediateTransaction(_ db: Database, _ body: () throws -> Database.TransactionCompletion) throws {
+        try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
+        do {
+            switch try body() {
+            case .commit:
+                try Self.checkTransactionLive(db)
+                try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+            case .rollback:
+                try db.rollback()
+            }
+        } catch {
+            // As `inTransaction`: roll back (a no-op when SQLite already did, or the commit went through) and
+            // report the first error.
+            try? db.rollback()
+            throw error
+        }
+    }
+
+    /// Throws `SQLITE_ABORT` when SQLite rolled the group's transaction back by itself after an error.
+    fileprivate static func checkTransactionLive(_ db: Database) throws {
+        guard db.isInsideTransaction else {
+            throw DatabaseError(resultCode: .SQLITE_ABORT, message: "the transaction was rolled back after an error")
+        }
+    }
+
+    /// How many writes wait for the next group (for tests).
+    var queuedWrites: Int { state.withLock { $0.queue.count } }
+
     /// Whether the last group committed without an `fsync` (for tests).
     var lastGroupRelaxed: Bool { state.withLock { $0.relaxed } }
 

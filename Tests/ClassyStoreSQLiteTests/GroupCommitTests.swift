@@ -3,6 +3,7 @@ import ClassyStore
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 import Testing
 
 @testable import ClassyStoreSQLite
@@ -109,6 +110,57 @@ struct GroupCommitTests {
         _ = try await store.groupCommit.write { db in try Self.insertAudit("third", in: db) }
         let ids = try await store.read { db in try String.fetchAll(db, sql: "SELECT id FROM audit_logs ORDER BY id") }
         #expect(ids == ["third"])
+        try await store.close()
+    }
+
+    @Test("a group whose transaction SQLite rolled back by itself fails its remaining writes; none commits alone")
+    func abortedGroupFailsTheRest() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try await migratedStore("aborted.sqlite", in: directory)
+        // The first write holds the writer until the next three are queued, so that they form one group.
+        let holding = Atomic(false)
+        let gate = DispatchSemaphore(value: 0)
+        let holder = Task {
+            try await store.groupCommit.write { db in
+                holding.store(true, ordering: .sequentiallyConsistent)
+                gate.wait()
+                try Self.insertAudit("holder", in: db)
+            }
+        }
+        func waitUntil(_ condition: () -> Bool) async throws {
+            while !condition() { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        try await waitUntil { holding.load(ordering: .sequentiallyConsistent) }
+        // As SQLite does after some errors (disk full, I/O error), the first write of the group ends the
+        // transaction under the others' feet.
+        let aborting = Task {
+            try await store.groupCommit.write { db in
+                try Self.insertAudit("aborting", in: db)
+                try db.execute(sql: "ROLLBACK")
+            }
+        }
+        try await waitUntil { store.groupCommit.queuedWrites == 1 }
+        let next = Task { try await store.groupCommit.write { db in try Self.insertAudit("next", in: db) } }
+        try await waitUntil { store.groupCommit.queuedWrites == 2 }
+        let last = Task { try await store.groupCommit.write { db in try Self.insertAudit("last", in: db) } }
+        try await waitUntil { store.groupCommit.queuedWrites == 3 }
+        gate.signal()
+        _ = try await holder.value
+
+        await #expect(throws: (any Error).self) { try await aborting.value }
+        for write in [next, last] {
+            await #expect {
+                _ = try await write.value
+            } throws: { error in
+                (error as? DatabaseError)?.resultCode == .SQLITE_ABORT
+            }
+        }
+        let ids = try await store.read { db in try String.fetchAll(db, sql: "SELECT id FROM audit_logs ORDER BY id") }
+        #expect(ids == ["holder"])
+        // The writer goes on with the next group.
+        _ = try await store.groupCommit.write { db in try Self.insertAudit("after", in: db) }
+        #expect(try await store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_logs") } == 2)
         try await store.close()
     }
 
