@@ -12,6 +12,7 @@ enum SQLiteSchema {
         "v3-audit-events-notifications",
         "v4-idempotency-service-accounts-signing-keys",
         "v5-drop-unused-session-index",
+        "v6-login-failures-without-rowid",
     ]
 
     /// Builds the migrator with every migration registered.
@@ -26,6 +27,7 @@ enum SQLiteSchema {
             // to its session), yet every sign-in and every refresh kept this index up to date.
             try db.execute(sql: "DROP INDEX IF EXISTS sessions_previous_refresh_hash")
         }
+        migrator.registerMigration(migrationIdentifiers[5], migrate: loginFailuresWithoutRowID)
         return migrator
     }
 
@@ -189,6 +191,29 @@ enum SQLiteSchema {
                 );
                 CREATE INDEX notifications_user_cursor ON notifications (user_id, cursor);
                 CREATE INDEX notifications_user_unread ON notifications (user_id, cursor) WHERE read = 0;
+                """
+        )
+    }
+
+    /// The counted failures keyed by `(scope_key, time)` in the table's own B-tree, with a count per key and time.
+    ///
+    /// Before, a rowid table with two indexes: every failure counted (two per sign-in, before the hash) and every
+    /// success's reset wrote three B-trees, so a sign-in's commits carried three pages more than they need.
+    /// Now the primary key is the lookup index; the time index stays for pruning by age.
+    private static func loginFailuresWithoutRowID(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE login_failures_v6 (
+                    scope_key TEXT NOT NULL,
+                    time REAL NOT NULL,
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (scope_key, time)
+                ) WITHOUT ROWID;
+                INSERT INTO login_failures_v6 (scope_key, time, count)
+                    SELECT scope_key, time, COUNT(*) FROM login_failures GROUP BY scope_key, time;
+                DROP TABLE login_failures;
+                ALTER TABLE login_failures_v6 RENAME TO login_failures;
+                CREATE INDEX login_failures_time ON login_failures (time);
                 """
         )
     }

@@ -352,7 +352,10 @@ extension SQLiteStore {
             key, now.addingTimeInterval(-window).storageValue,
         ])
         try db.cachedStatement(
-            sql: "INSERT INTO login_failures (scope_key, time) VALUES (?, ?)"
+            sql: """
+                INSERT INTO login_failures (scope_key, time, count) VALUES (?, ?, 1)
+                ON CONFLICT (scope_key, time) DO UPDATE SET count = count + 1
+                """
         ).execute(
             arguments: [key, now.storageValue]
         )
@@ -362,7 +365,7 @@ extension SQLiteStore {
     static func countEntries(key: String, window: TimeInterval, now: Date, in db: Database) throws -> Int {
         try Int.fetchOne(
             try db.cachedStatement(
-                sql: "SELECT COUNT(*) FROM login_failures WHERE scope_key = ? AND time > ?"),
+                sql: "SELECT COALESCE(SUM(count), 0) FROM login_failures WHERE scope_key = ? AND time > ?"),
             arguments: [key, now.addingTimeInterval(-window).storageValue]
         ) ?? 0
     }

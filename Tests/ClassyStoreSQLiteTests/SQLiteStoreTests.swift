@@ -58,6 +58,54 @@ struct SQLiteStoreTests {
         try await fresh.close()
     }
 
+    @Test("v6 keeps every failure counted before it, with failures at the same key and time merged into a count")
+    func loginFailuresMigrationKeepsCounts() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("failures.sqlite")
+        let now = Date(timeIntervalSinceReferenceDate: 1_000)
+        do {
+            let old = try SQLiteStore(path: path, logger: logger)
+            try SQLiteSchema.migrator().migrate(old.writer, upTo: SQLiteSchema.migrationIdentifiers[4])
+            try await old.writer.write { db in
+                // Three failures of one key, two of them at the same instant, and one of another key.
+                for (key, time) in [("email:a", 990.0), ("email:a", 995.0), ("email:a", 995.0), ("ip:10.0.0.1", 999.0)]
+                {
+                    try db.execute(
+                        sql: "INSERT INTO login_failures (scope_key, time) VALUES (?, ?)", arguments: [key, time])
+                }
+            }
+            try await old.close()
+        }
+        let store = try SQLiteStore(path: path, logger: logger)
+        try await store.migrate()
+        let (counts, withoutRowID, indexes) = try await store.writer.read { db in
+            (
+                try Row.fetchAll(db, sql: "SELECT scope_key, time, count FROM login_failures ORDER BY scope_key, time")
+                    .map { [$0["scope_key"] as String, "\($0["time"] as Double)", "\($0["count"] as Int)"] },
+                try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'login_failures'")?
+                    .contains("WITHOUT ROWID") ?? false,
+                try String.fetchAll(
+                    db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'login_failures'")
+            )
+        }
+        #expect(
+            counts == [["email:a", "990.0", "1"], ["email:a", "995.0", "2"], ["ip:10.0.0.1", "999.0", "1"]])
+        #expect(withoutRowID)
+        #expect(indexes.contains("login_failures_time") && !indexes.contains("login_failures_key_time"))
+        // The store counts them as before: three for the email within the window, and a fourth at the same
+        // instant as the last adds to that row's count.
+        let counted = try await store.write(effects: .none) { db in
+            try SQLiteStore.countFailure(key: "email:a", window: 60, now: now, in: db)
+        }
+        #expect(counted == 4)
+        #expect(
+            try await store.write(effects: .none) { db in
+                try SQLiteStore.countFailure(key: "email:a", window: 60, now: now, in: db)
+            } == 5)
+        try await store.close()
+    }
+
     @Test func walModeForeignKeysAndDurableCommits() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -205,7 +253,8 @@ struct SQLiteStoreTests {
                     + "GROUP BY ip_address", "login_attempts_time"
             ),
             ("SELECT * FROM login_attempts WHERE email = 'a' ORDER BY time DESC LIMIT 5", "login_attempts_email_time"),
-            ("SELECT COUNT(*) FROM login_failures WHERE scope_key = 'k' AND time > 1", "login_failures_key_time"),
+            ("SELECT SUM(count) FROM login_failures WHERE scope_key = 'k' AND time > 1", "PRIMARY KEY"),
+            ("DELETE FROM login_failures WHERE time < 1", "login_failures_time"),
             (
                 "SELECT COUNT(*) FROM sessions WHERE revoked_time IS NULL AND expire_time > 1",
                 "sessions_active_expire_time"
