@@ -35,13 +35,14 @@ struct BenchmarkToolTests {
         ])
         #expect(status == 0, "\(output)")
         for name in ["Health/Check", "GetMe", "Refresh", "Login"] {
-            // | RPC | calls | failures | RPC/s | p50 ms | p99 ms |
+            // | RPC | calls | failures | RPC/s | p50 ms | p99 ms | CPU µs/call |
             let row = output.split(separator: "\n").first { $0.hasPrefix("| \(name) |") }
             let cells = row.map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
-            #expect(cells.count >= 3, "no row for \(name) in:\n\(output)")
-            guard cells.count >= 3 else { continue }
+            #expect(cells.count >= 7, "no row for \(name) in:\n\(output)")
+            guard cells.count >= 7 else { continue }
             #expect((Int(cells[1]) ?? 0) > 0, "\(name): no call completed")
             #expect(cells[2] == "0", "\(name): \(cells[2]) failures")
+            #expect((Int(cells[6]) ?? 0) > 0, "\(name): no CPU time per call in \(row ?? "")")
         }
         // The raw rates, measured right before and right after Login: one core, and all cores at once; Login
         // against the mean of both measurements.
@@ -54,5 +55,17 @@ struct BenchmarkToolTests {
             Double($0.dropFirst("Login / (raw hash rate x cores): ".count).prefix { $0 != " " })
         }
         #expect((percent ?? 0) > 0, "\(output)")
+    }
+
+    @Test("rpc with a tiny server hash: Login's cost besides the hash, without the raw hash rates")
+    func rpcTinyHash() async throws {
+        let (status, output) = try await runBench([
+            "rpc", "--duration", "0.5", "--concurrency", "4", "--connections", "2", "--only", "Login",
+            "--server-hash-kib", "8",
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("| Login | "), "\(output)")
+        #expect(!output.contains("hashes/s on one core"), "\(output)")
+        #expect(!output.contains("Login / (raw hash rate x cores)"), "\(output)")
     }
 }

@@ -326,11 +326,11 @@ struct RPCBenchmark: AsyncParsableCommand {
     }
 
     /// The raw generator's connections (none when grpc-swift's client makes the calls).
-    func rawConnections(host: String, port: Int) async throws -> [RawGRPC.Connection] {
+    func rawConnections(host: String, port: Int) async throws -> [UnaryFrameClient] {
         guard client == .raw else { return [] }
-        var connections: [RawGRPC.Connection] = []
+        var connections: [UnaryFrameClient] = []
         for _ in 0..<self.connections {
-            connections.append(try await RawGRPC.connect(host: host, port: port))
+            connections.append(try await UnaryFrameClient.connect(host: host, port: port))
         }
         return connections
     }
@@ -339,11 +339,14 @@ struct RPCBenchmark: AsyncParsableCommand {
     /// calls driven on its connection's event loop: the next call starts in the callback of the last one's answer,
     /// so the generator never hops to a task (the event loop is awake for the answer anyway).
     func measureOnEventLoops(
-        _ scenario: Scenario, connections: [RawGRPC.Connection], authority: String
+        _ scenario: Scenario, connections: [UnaryFrameClient], authority: String
     ) async throws -> LatencyRecorder.Summary {
         let recorder = LatencyRecorder()
         let deadline = NIODeadline.now() + .nanoseconds(Int64(duration * 1e9))
         let path = "/" + scenario.descriptor.fullyQualifiedMethod
+        let headers = (0..<concurrency).map { worker in
+            UnaryFrameClient.headers(authority: authority, path: path, metadata: scenario.metadata[worker])
+        }
         let start = ContinuousClock.now
         let cpuAtStart = processCPUSeconds()
         var workers: [EventLoopFuture<Void>] = []
@@ -360,10 +363,7 @@ struct RPCBenchmark: AsyncParsableCommand {
                 } catch {
                     return done.fail(error)
                 }
-                RawGRPC.unary(
-                    on: connection, authority: authority, path: path, metadata: scenario.metadata[worker],
-                    message: message
-                ).whenComplete { result in
+                connection.unary(headers: headers[worker], message: message).whenComplete { result in
                     switch result {
                     case .success(let bytes):
                         do {

@@ -13,9 +13,9 @@ enum GeneratorClient: String, ExpressibleByArgument, Sendable {
     case grpc
 }
 
-/// A load generator's gRPC client written straight on SwiftNIO's HTTP/2, with no async sequence between the socket
-/// and the answer: each stream's frames are read on its event loop and the 5-byte gRPC message prefix is parsed
-/// there.
+/// The fanout benchmark's streaming gRPC client, written straight on SwiftNIO's HTTP/2 with a stream channel per
+/// call and no async sequence between the socket and the answer: each stream's frames are read on its event loop
+/// and the 5-byte gRPC message prefix is parsed there (the rpc benchmark's unary calls use ``UnaryFrameClient``).
 ///
 /// The load generator shares the server's two cores, so the cheaper its calls are, the more the figures measure
 /// the server rather than the client (as h2load does). The server cannot tell these calls from any other gRPC
@@ -57,18 +57,6 @@ enum RawGRPC {
         let done = connection.channel.eventLoop.makePromise(of: FanoutBenchmark.Receipts.self)
         call(on: connection, authority: authority, path: path, metadata: metadata, message: message, failing: done) {
             ReceiptStreamHandler(expected: expected, deadline: deadline, done: done)
-        }
-        return done.futureResult
-    }
-
-    /// Makes one unary call of `path` with `message` (a serialized request) and `metadata`; the returned future
-    /// completes with the serialized response once the trailers said OK, or fails with the gRPC status.
-    static func unary(
-        on connection: Connection, authority: String, path: String, metadata: [(String, String)], message: [UInt8]
-    ) -> EventLoopFuture<ByteBuffer> {
-        let done = connection.channel.eventLoop.makePromise(of: ByteBuffer.self)
-        call(on: connection, authority: authority, path: path, metadata: metadata, message: message, failing: done) {
-            UnaryResponseHandler(done: done)
         }
         return done.futureResult
     }
@@ -193,56 +181,5 @@ final class ReceiptStreamHandler: ChannelInboundHandler, RemovableChannelHandler
             done.succeed(receipts)
         }
         context.close(promise: nil)
-    }
-}
-
-/// Reads one unary response: the message, then the trailers, which must say OK.
-final class UnaryResponseHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTP2Frame.FramePayload
-
-    private let done: EventLoopPromise<ByteBuffer>
-    private var body = ByteBuffer()
-    private var finished = false
-
-    init(done: EventLoopPromise<ByteBuffer>) {
-        self.done = done
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .data(let frame):
-            guard case .byteBuffer(var bytes) = frame.data else { return }
-            body.writeBuffer(&bytes)
-        case .headers(let frame) where frame.endStream:
-            let status = frame.headers.first(name: "grpc-status") ?? "?"
-            guard status == "0" else {
-                let message = frame.headers.first(name: "grpc-message") ?? ""
-                return finish(.failure(RawGRPC.StreamFailed(description: "grpc-status \(status) \(message)")))
-            }
-            guard let length = body.getInteger(at: body.readerIndex + 1, as: UInt32.self),
-                let message = body.getSlice(at: body.readerIndex + 5, length: Int(length))
-            else {
-                return finish(.failure(RawGRPC.StreamFailed(description: "OK without a whole response message")))
-            }
-            finish(.success(message))
-        default:
-            break
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        finish(.failure(RawGRPC.StreamFailed(description: "stream closed before its trailers")))
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        finish(.failure(error))
-        context.close(promise: nil)
-    }
-
-    private func finish(_ result: Result<ByteBuffer, any Error>) {
-        guard !finished else { return }
-        finished = true
-        done.completeWith(result)
     }
 }
