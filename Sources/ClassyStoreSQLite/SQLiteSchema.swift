@@ -198,8 +198,8 @@ enum SQLiteSchema {
     /// The counted failures keyed by `(scope_key, time)` in the table's own B-tree, with a count per key and time.
     ///
     /// Before, a rowid table with two indexes: every failure counted (two per sign-in, before the hash) and every
-    /// success's reset wrote three B-trees, so a sign-in's commits carried three pages more than they need.
-    /// Now the primary key is the lookup index; the time index stays for pruning by age.
+    /// success's reset wrote three B-trees. Now the primary key is the lookup index, so they write two; the time
+    /// index stays for pruning by age.
     private static func loginFailuresWithoutRowID(_ db: Database) throws {
         try db.execute(
             sql: """
