@@ -121,7 +121,8 @@ final class UnaryFrameHandler: ChannelInboundHandler {
         switch frame.payload {
         case .data(let payload):
             guard case .byteBuffer(var bytes) = payload.data else { return }
-            unreturnedBytes += bytes.readableBytes
+            // Flow control counts the padding and its length byte too.
+            unreturnedBytes += bytes.readableBytes + (payload.paddingBytes.map { $0 + 1 } ?? 0)
             calls[frame.streamID]?.body.writeBuffer(&bytes)
             if unreturnedBytes >= UnaryFrameClient.window / 4 {
                 context.writeAndFlush(
