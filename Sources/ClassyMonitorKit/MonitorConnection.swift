@@ -95,9 +95,9 @@ public struct ServerEndpoint: Sendable, Hashable, CustomStringConvertible {
         // be a name), and the certificate is then checked against the address itself.
         let target: any ResolvableTarget
         if Self.isIPv4(host) {
-            target = .ipv4(host: host, port: port)
+            target = .ipv4(address: host, port: port)
         } else if Self.isIPv6(host) {
-            target = .ipv6(host: host, port: port)
+            target = .ipv6(address: host, port: port)
         } else {
             target = .dns(host: host, port: port)
         }
