@@ -57,6 +57,34 @@ struct BenchmarkToolTests {
         #expect((percent ?? 0) > 0, "\(output)")
     }
 
+    @Test("rpc with Login rounds: a ratio per round between raw rates, then their median")
+    func rpcLoginRounds() async throws {
+        let (status, output) = try await runBench([
+            "rpc", "--duration", "0.4", "--concurrency", "4", "--connections", "2", "--only", "Login",
+            "--login-rounds", "3",
+        ])
+        #expect(status == 0, "\(output)")
+        let lines = output.split(separator: "\n").map(String.init)
+        // Raw rates before, between the rounds and after: four measurements for three rounds.
+        #expect(lines.filter { $0.contains(" hashes/s on one core (") }.count == 4, "\(output)")
+        for round in 1...3 {
+            #expect(lines.contains { $0.hasPrefix("Login round \(round): ") }, "\(output)")
+        }
+        #expect(lines.contains { $0.hasPrefix("Login round 4: ") } == false, "\(output)")
+        #expect(
+            lines.contains { $0.hasPrefix("Login / (raw hash rate x cores): ") && $0.contains(" median of 3 rounds (") },
+            "\(output)")
+        #expect(lines.contains { $0.hasPrefix("raw hash scaling: all cores hashing at once give ") }, "\(output)")
+        #expect(lines.filter { $0.hasPrefix("| Login | ") }.count == 1, "\(output)")
+    }
+
+    @Test("rpc refuses zero Login rounds")
+    func rpcZeroLoginRounds() async throws {
+        let (status, output) = try await runBench(["rpc", "--login-rounds", "0"])
+        #expect(status != 0, "\(output)")
+        #expect(output.contains("--login-rounds must be at least 1"), "\(output)")
+    }
+
     @Test("rpc with a tiny server hash: Login's cost besides the hash, without the raw hash rates")
     func rpcTinyHash() async throws {
         let (status, output) = try await runBench([
