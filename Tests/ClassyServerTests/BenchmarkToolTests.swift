@@ -72,7 +72,9 @@ struct BenchmarkToolTests {
         }
         #expect(lines.contains { $0.hasPrefix("Login round 4: ") } == false, "\(output)")
         #expect(
-            lines.contains { $0.hasPrefix("Login / (raw hash rate x cores): ") && $0.contains(" median of 3 rounds (") },
+            lines.contains {
+                $0.hasPrefix("Login / (raw hash rate x cores): ") && $0.contains(" median of 3 rounds (")
+            },
             "\(output)")
         #expect(lines.contains { $0.hasPrefix("raw hash scaling: all cores hashing at once give ") }, "\(output)")
         #expect(lines.filter { $0.hasPrefix("| Login | ") }.count == 1, "\(output)")
