@@ -26,7 +26,7 @@ lint:
 	scripts/format.sh --lint
 
 bench: deps
-	swift run -c release --scratch-path .build-release classy-bench rpc
+	swift run -c release --scratch-path .build-release classy-bench rpc --login-rounds 3
 
 clean:
 	rm -rf .build .build-release
