@@ -13,6 +13,11 @@ struct BenchmarkToolTests {
         return (status, child.output)
     }
 
+    /// `rpc` with a tiny load: 4 calls in flight over 2 connections, then `arguments`.
+    func runSmallRPC(_ arguments: [String]) async throws -> (status: Int32?, output: String) {
+        try await runBench(["rpc", "--concurrency", "4", "--connections", "2"] + arguments)
+    }
+
     @Test("fanout: every subscriber receives every event", arguments: ["raw", "grpc"])
     func fanout(client: String) async throws {
         let (status, output) = try await runBench([
@@ -28,10 +33,8 @@ struct BenchmarkToolTests {
     @Test(
         "rpc: every scenario answers every call; Login is compared with the raw hash rate", arguments: ["raw", "grpc"])
     func rpc(client: String) async throws {
-        let (status, output) = try await runBench([
-            "rpc", "--duration", "0.5", "--concurrency", "4", "--connections", "2", "--only",
-            "Health,GetMe,Refresh,Login",
-            "--client", client,
+        let (status, output) = try await runSmallRPC([
+            "--duration", "0.5", "--only", "Health,GetMe,Refresh,Login", "--client", client,
         ])
         #expect(status == 0, "\(output)")
         for name in ["Health/Check", "GetMe", "Refresh", "Login"] {
@@ -59,10 +62,7 @@ struct BenchmarkToolTests {
 
     @Test("rpc with Login rounds: a ratio per round between raw rates, then their median")
     func rpcLoginRounds() async throws {
-        let (status, output) = try await runBench([
-            "rpc", "--duration", "0.4", "--concurrency", "4", "--connections", "2", "--only", "Login",
-            "--login-rounds", "3",
-        ])
+        let (status, output) = try await runSmallRPC(["--duration", "0.4", "--only", "Login", "--login-rounds", "3"])
         #expect(status == 0, "\(output)")
         let lines = output.split(separator: "\n").map(String.init)
         // Raw rates before, between the rounds and after: four measurements for three rounds.
@@ -89,10 +89,7 @@ struct BenchmarkToolTests {
 
     @Test("rpc with a tiny server hash: Login's cost besides the hash, without the raw hash rates")
     func rpcTinyHash() async throws {
-        let (status, output) = try await runBench([
-            "rpc", "--duration", "0.5", "--concurrency", "4", "--connections", "2", "--only", "Login",
-            "--server-hash-kib", "8",
-        ])
+        let (status, output) = try await runSmallRPC(["--duration", "0.5", "--only", "Login", "--server-hash-kib", "8"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("| Login | "), "\(output)")
         #expect(!output.contains("hashes/s on one core"), "\(output)")
