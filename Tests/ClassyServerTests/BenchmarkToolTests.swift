@@ -80,11 +80,20 @@ struct BenchmarkToolTests {
         #expect(lines.filter { $0.hasPrefix("| Login | ") }.count == 1, "\(output)")
     }
 
-    @Test("rpc refuses zero Login rounds")
-    func rpcZeroLoginRounds() async throws {
-        let (status, output) = try await runBench(["rpc", "--login-rounds", "0"])
+    @Test(
+        "rpc refuses bad options with a clear message",
+        arguments: [
+            (["--login-rounds", "0"], "--login-rounds must be at least 1"),
+            (["--duration", "0"], "--duration must be positive"),
+            (
+                ["--login-rounds", "2", "--server-hash-kib", "8"],
+                "--login-rounds compares Login with the raw hash rates"
+            ),
+        ])
+    func rpcRefusesBadOptions(arguments: [String], message: String) async throws {
+        let (status, output) = try await runBench(["rpc"] + arguments)
         #expect(status != 0, "\(output)")
-        #expect(output.contains("--login-rounds must be at least 1"), "\(output)")
+        #expect(output.contains(message), "\(output)")
     }
 
     @Test("rpc with a tiny server hash: Login's cost besides the hash, without the raw hash rates")

@@ -55,6 +55,10 @@ struct RPCBenchmark: AsyncParsableCommand {
     func validate() throws {
         guard loginRounds >= 1 else { throw ValidationError("--login-rounds must be at least 1") }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        if serverHashKib != nil, loginRounds > 1 {
+            throw ValidationError(
+                "--login-rounds compares Login with the raw hash rates, which --server-hash-kib skips")
+        }
     }
 
     func run() async throws {
@@ -301,18 +305,16 @@ struct RPCBenchmark: AsyncParsableCommand {
                     // With a tiny server hash the ratio means nothing: skip the raw rates.
                     rows["Login"] = try await run(scenario)
                 } else {
-                    var rounds: [LoginRound] = []
                     var before = try await Self.argon2HashRates(seconds: duration, when: "before Login")
                     for round in 1...loginRounds {
                         let summary = try await run(scenario)
                         let after = try await Self.argon2HashRates(
                             seconds: duration,
                             when: round == loginRounds ? "after Login" : "after Login round \(round)")
-                        rounds.append(LoginRound(summary: summary, hashRates: before.mean(with: after)))
+                        measuredLogins.append(LoginRound(summary: summary, hashRates: before.mean(with: after)))
                         before = after
                     }
-                    measuredLogins = rounds
-                    rows["Login"] = LoginRound.median(of: rounds).summary
+                    rows["Login"] = LoginRound.median(of: measuredLogins).summary
                 }
             }
             print("")
